@@ -1,0 +1,32 @@
+# Thin targets: each is one command. PROFILE=laptop make course for the bigger run.
+PYTHON ?= python3
+VENV ?= .venv
+PROFILE ?= ci
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: course test venv readme bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 > /dev/null
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+course: $(STAMP)
+	$(BIN)/python ci/run_notebooks.py --profile $(PROFILE) && $(BIN)/python ci/make_readme_table.py
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+readme: $(STAMP)
+	$(BIN)/python ci/make_readme_table.py
+
+bench: $(STAMP)
+	$(BIN)/python ci/bench_generate.py && $(BIN)/python ci/bench_flow.py
+
+clean:
+	rm -rf artifacts data

@@ -1,0 +1,106 @@
+"""Execute the course notebooks in order with papermill and print a time table.
+
+Used by `make course` and by the notebook tests. Executed notebooks go to
+``<artifacts>/notebooks/``; each notebook writes its own ``<artifacts>/results/NN_name.json``.
+Exits non-zero, naming the notebook and the failing cell, on the first error.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+
+
+def discover(only: list[str] | None = None, folder: Path = NOTEBOOKS_DIR) -> list[Path]:
+    """The course notebooks in order, optionally only those whose number or name is in ``only``."""
+    notebooks = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    if only:
+        wanted = set(only)
+        notebooks = [nb for nb in notebooks if nb.stem[:2] in wanted or nb.stem in wanted]
+        known = {nb.stem[:2] for nb in notebooks} | {nb.stem for nb in notebooks}
+        unknown = wanted - known
+        if unknown:
+            raise SystemExit(f"no notebook matches {sorted(unknown)} in {folder.name}/")
+    return notebooks
+
+
+def describe_failure(error: Exception) -> str:
+    """Cell (its ``In [n]`` in the executed notebook) and error of a papermill failure, in one line."""
+    count = getattr(error, "exec_count", None)
+    cell = f"In [{count}]" if count else f"index {getattr(error, 'cell_index', '?')}"
+    ename = getattr(error, "ename", type(error).__name__)
+    evalue = getattr(error, "evalue", str(error))
+    return f"cell {cell}: {ename}: {str(evalue).strip().splitlines()[-1] if str(evalue).strip() else ''}"
+
+
+def run(notebooks: list[Path], parameters: dict, artifacts_dir: Path, log_output: bool = False) -> list[dict]:
+    """Execute ``notebooks`` in order; stop at the first failure. Returns one row per notebook run."""
+    import papermill as pm
+
+    out_dir = artifacts_dir / "notebooks"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    rows = []
+    for notebook in notebooks:
+        start = time.perf_counter()
+        status = "ok"
+        try:
+            pm.execute_notebook(str(notebook), str(out_dir / notebook.name), parameters=parameters,
+                                kernel_name="python3", language="python", cwd=str(notebook.parent), progress_bar=False,
+                                log_output=log_output)
+        except Exception as error:  # papermill raises its own and kernel errors
+            status = f"FAILED {describe_failure(error)}"
+        rows.append({"notebook": notebook.stem, "seconds": round(time.perf_counter() - start, 1),
+                     "status": status})
+        print(f"{notebook.stem:<28} {rows[-1]['seconds']:>8.1f} s  {status}", flush=True)
+        if status != "ok":
+            break
+    return rows
+
+
+def time_table(rows: list[dict]) -> str:
+    lines = ["| notebook | seconds | status |", "|---|---:|---|"]
+    lines += [f"| {r['notebook']} | {r['seconds']:.1f} | {r['status']} |" for r in rows]
+    lines.append(f"| **total** | {sum(r['seconds'] for r in rows):.1f} | |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="ci", choices=["ci", "laptop", "full"])
+    parser.add_argument("--dataset", default="synthetic")
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--artifacts-dir", default=str(REPO_ROOT / "artifacts"))
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--only", nargs="*", help="notebook numbers or names, e.g. 00 01")
+    parser.add_argument("--log-output", action="store_true", help="stream cell output to the terminal")
+    parser.add_argument("--notebooks-dir", default=str(NOTEBOOKS_DIR), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    artifacts_dir = Path(args.artifacts_dir).resolve()
+    parameters = {"profile": args.profile, "dataset": args.dataset, "seed": args.seed,
+                  "artifacts_dir": str(artifacts_dir),
+                  "data_dir": str(Path(args.data_dir).resolve()) if args.data_dir else None}
+    notebooks = discover(args.only, Path(args.notebooks_dir))
+    print(f"executing {len(notebooks)} notebook(s), profile={args.profile}, dataset={args.dataset}", flush=True)
+    rows = run(notebooks, parameters, artifacts_dir, log_output=args.log_output)
+    table = time_table(rows)
+    print("\n" + table)
+    (artifacts_dir / "timings.json").write_text(json.dumps(
+        {"profile": args.profile, "dataset": args.dataset, "notebooks": rows}, indent=2) + "\n")
+    failed = [r for r in rows if r["status"] != "ok"]
+    if failed:
+        print(f"\n{failed[0]['notebook']} failed: {failed[0]['status']}; executed notebook with the error: "
+              f"{artifacts_dir / 'notebooks' / (failed[0]['notebook'] + '.ipynb')}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from course_utils import config
+
+
+def test_profiles_resolve_with_defaults(tmp_path):
+    cfg = config.resolve_config("ci", data_dir=tmp_path / "d", artifacts_dir=tmp_path / "a")
+    assert cfg.profile == "ci" and cfg.weights is None and cfg.dataset == "synthetic"
+    assert cfg.dataset_root.parent == (tmp_path / "d").resolve()
+    laptop = config.resolve_config("laptop", data_dir=tmp_path)
+    assert laptop.synthetic.size > cfg.synthetic.size
+    assert config.resolve_config("full", data_dir=tmp_path).weights == "imagenet"
+
+
+def test_config_is_frozen(tmp_path):
+    cfg = config.resolve_config(data_dir=tmp_path)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.profile = "laptop"
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"profile": "huge"}, ["profile='huge'", "ci, laptop, full"]),
+    ({"dataset": "no_such_dataset"}, ["no_such_dataset", "synthetic", "hmdb51"]),
+    ({"seed": -1}, ["seed=-1"]),
+    ({"epochz": 3}, ["epochz", "epochs"]),
+    ({"weights": "missing.weights.h5"}, ["missing.weights.h5", "imagenet"]),
+])
+def test_bad_values_name_the_allowed_ones(kwargs, words):
+    with pytest.raises(config.ConfigError) as error:
+        config.resolve_config(**kwargs)
+    for word in words:
+        assert word in str(error.value)
+
+
+def test_overrides_reach_training_and_synthetic_settings(tmp_path):
+    cfg = config.resolve_config(data_dir=tmp_path, epochs=1, context_bias=0.0, weights=None)
+    assert cfg.epochs == 1 and cfg.synthetic.context_bias == 0.0
+    assert cfg.overrides == {"epochs": 1, "context_bias": 0.0}
+    assert "cb0-" in cfg.dataset_root.name
+
+
+def test_folder_dataset_is_accepted(tmp_path):
+    cfg = config.resolve_config(dataset=str(tmp_path), artifacts_dir=tmp_path / "a")
+    assert cfg.dataset_root == tmp_path.resolve() and not cfg.is_synthetic
+    assert cfg.figures_dir.is_relative_to(tmp_path / "a")
+
+
+def test_seed_everything_repeats_numpy_and_keras():
+    import keras
+
+    config.seed_everything(7)
+    first = np.random.rand(3), keras.random.uniform((3,)).numpy()
+    config.seed_everything(7)
+    second = np.random.rand(3), keras.random.uniform((3,)).numpy()
+    np.testing.assert_array_equal(first[0], second[0])
+    np.testing.assert_array_equal(first[1], second[1])
+
+
+def test_results_json_has_the_one_shape(tmp_path):
+    cfg = config.resolve_config(data_dir=tmp_path, artifacts_dir=tmp_path)
+    path = config.save_results(cfg, "99_demo", {"model": {"test_accuracy": np.float32(0.5), "params": np.int64(3)}},
+                               {"total": 1.0}, {"note": "x"})
+    data = config.load_results(path)
+    assert data == {"notebook": "99_demo", "profile": "ci", "dataset": "synthetic", "seed": 42,
+                    "metrics": {"model": {"test_accuracy": 0.5, "params": 3}}, "timings_s": {"total": 1.0},
+                    "extra": {"note": "x"}}
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_results_reject_accuracy_outside_unit_interval(tmp_path):
+    cfg = config.resolve_config(data_dir=tmp_path, artifacts_dir=tmp_path)
+    with pytest.raises(ValueError, match="fraction"):
+        config.save_results(cfg, "99_demo", {"model": {"test_accuracy": 83.0}}, {"total": 1.0})
+
+
+def test_load_results_names_missing_keys(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"notebook": "x"}))
+    with pytest.raises(ValueError, match="metrics"):
+        config.load_results(path)

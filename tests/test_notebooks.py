@@ -1,0 +1,90 @@
+"""Notebook checks and the execution of every notebook in the ci profile through ci/run_notebooks.py."""
+import importlib.util
+import json
+import shutil
+
+import nbformat
+import pytest
+
+from course_utils import config
+from course_utils.config import REPO_ROOT
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "ci" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+run_notebooks = _load("run_notebooks")
+check_notebooks = _load("check_notebooks")
+NOTEBOOKS = [nb.stem for nb in run_notebooks.discover()]
+
+
+def test_there_are_notebooks_in_order():
+    assert NOTEBOOKS[:2] == ["00_setup", "01_eda"]
+    assert [int(n[:2]) for n in NOTEBOOKS] == sorted(int(n[:2]) for n in NOTEBOOKS)
+
+
+def test_notebook_checks_pass():
+    assert check_notebooks.check_all() == []
+
+
+def test_notebook_checks_catch_outputs_and_missing_parameters(tmp_path):
+    source = REPO_ROOT / "notebooks" / "00_setup.py"
+    shutil.copy(source, tmp_path / source.name)
+    notebook = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
+    notebook.cells[3].outputs = [nbformat.v4.new_output("stream", text="stale")]
+    nbformat.write(notebook, tmp_path / "00_setup.ipynb")
+    (tmp_path / "00_setup.py").write_text(source.read_text().replace('seed = 42\n', ''))
+    problems = "\n".join(check_notebooks.check_all(tmp_path))
+    assert "has outputs" in problems
+    assert "lacks ['seed']" in problems
+    assert "cells differ" in problems
+
+
+def test_runner_names_notebook_and_cell_on_failure(tmp_path, capsys):
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell("profile = 'ci'", metadata={"tags": ["parameters"]}),
+                      nbformat.v4.new_code_cell("x = 1"),
+                      nbformat.v4.new_code_cell("raise ValueError('broken on purpose')")]
+    (tmp_path / "nbs").mkdir()
+    nbformat.write(notebook, tmp_path / "nbs" / "07_broken.ipynb")
+    code = run_notebooks.main(["--notebooks-dir", str(tmp_path / "nbs"), "--artifacts-dir", str(tmp_path / "a")])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "07_broken failed" in captured.err and "ValueError: broken on purpose" in captured.err
+    assert "cell In [4]" in captured.out  # papermill injects a parameters cell
+    rows = json.loads((tmp_path / "a" / "timings.json").read_text())["notebooks"]
+    assert rows[0]["notebook"] == "07_broken" and rows[0]["status"].startswith("FAILED")
+
+
+@pytest.fixture(scope="session")
+def ci_run(tmp_path_factory):
+    """Every notebook executed once, in order, in the ci profile on the synthetic data."""
+    root = tmp_path_factory.mktemp("course")
+    code = run_notebooks.main(["--profile", "ci", "--artifacts-dir", str(root / "artifacts"),
+                               "--data-dir", str(root / "data")])
+    return code, root / "artifacts"
+
+
+@pytest.mark.notebooks
+def test_every_notebook_runs_in_ci_profile(ci_run):
+    code, artifacts = ci_run
+    timings = json.loads((artifacts / "timings.json").read_text())["notebooks"]
+    assert code == 0, f"runner failed: {timings}"
+    assert [row["notebook"] for row in timings] == NOTEBOOKS
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_each_notebook_writes_results_of_the_shared_shape(ci_run, name):
+    _, artifacts = ci_run
+    result = config.load_results(artifacts / "results" / f"{name}.json")
+    assert result["notebook"] == name and result["profile"] == "ci" and result["dataset"] == "synthetic"
+    assert result["seed"] == 42 and result["timings_s"]["total"] > 0
+    for values in result["metrics"].values():
+        for key, value in values.items():
+            if key.endswith("accuracy"):
+                assert 0.0 <= value <= 1.0
