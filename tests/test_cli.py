@@ -1,0 +1,38 @@
+"""`python -m course_utils`: exit codes, failures listed by name, no tracebacks for bad input."""
+import subprocess
+import sys
+
+import pandas as pd
+
+from course_utils.config import REPO_ROOT
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "course_utils", *map(str, args)], capture_output=True, text=True,
+                          cwd=REPO_ROOT, timeout=600)
+
+
+def test_manifest_lists_broken_files_and_writes_the_rest(mixed_class_tree, tmp_path):
+    out = tmp_path / "m.csv"
+    result = cli("manifest", mixed_class_tree.root, "--out", out, "--quiet")
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    for path in mixed_class_tree.bad:
+        assert path in result.stderr
+    assert f"{len(mixed_class_tree.bad)} videos failed" in result.stderr
+    frame = pd.read_csv(out)
+    assert sorted(frame["path"]) == sorted(mixed_class_tree.good)
+
+
+def test_manifest_of_real_clips_exits_zero(ps7_class_tree, tmp_path):
+    result = cli("manifest", ps7_class_tree, "--out", tmp_path / "ps7.csv", "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert "27 videos of 3 classes" in result.stdout
+
+
+def test_usage_errors_exit_2_without_traceback(tmp_path):
+    for args in [(), ("nonsense",), ("manifest", tmp_path / "missing"), ("generate", tmp_path, "--profile", "huge")]:
+        result = cli(*args)
+        assert result.returncode == 2, (args, result.stdout, result.stderr)
+        assert "Traceback" not in result.stderr
+    assert "not a folder" in cli("manifest", tmp_path / "missing").stderr
