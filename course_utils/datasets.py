@@ -48,7 +48,8 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def _describe(args: tuple[Path, Path]) -> dict | Failure:
+def describe_video(args: tuple[Path, Path]) -> dict | Failure:
+    """Manifest fields of ``root/path`` as ``(root, path)`` (one tuple, for process pools), or a Failure."""
     root, path = args
     rel = path.relative_to(root).as_posix()
     try:
@@ -86,7 +87,7 @@ def scan_class_folder(root: str | Path, workers: int = 2, seed: int = 0,
     rows: list[dict] = []
     failures: list[Failure] = []
     with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
-        results = pool.map(_describe, jobs, chunksize=4)
+        results = pool.map(describe_video, jobs, chunksize=4)
         for (_, file), result in tqdm(zip(jobs, results), total=len(jobs), disable=not progress,
                                       desc=f"scanning {root.name}", unit="video"):
             if isinstance(result, Failure):
