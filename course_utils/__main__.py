@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from . import config, datasets
+from . import config, datasets, public_datasets
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -62,6 +62,17 @@ def _flow(args: argparse.Namespace) -> int:
     return _report(summary.failures, "videos")
 
 
+def _download(args: argparse.Namespace) -> int:
+    try:
+        root = public_datasets.download_public_dataset(args.name, args.data_dir, progress=not args.quiet)
+    except public_datasets.DownloadError as error:
+        print(f"FAILED {error}", file=sys.stderr)
+        return 1
+    frame = public_datasets.prepare_public_dataset(args.name, args.data_dir, progress=not args.quiet)
+    print(f"{args.name}: {len(frame)} videos of {frame['label'].nunique()} classes -> {root}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m course_utils", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -86,9 +97,15 @@ def build_parser() -> argparse.ArgumentParser:
     flow.add_argument("--method", default="farneback", choices=["farneback", "tvl1"])
     flow.set_defaults(run=_flow)
 
+    download = commands.add_parser("download", help="download, verify and unpack a public dataset (needs internet)")
+    download.add_argument("name", choices=config.PUBLIC_DATASETS)
+    download.add_argument("--data-dir", default=str(config.REPO_ROOT / "data"))
+    download.set_defaults(run=_download)
+
+    for command in (generate, manifest, flow, download):
+        command.add_argument("--quiet", action="store_true", help="no progress bar")
     for command in (generate, manifest, flow):
         command.add_argument("--workers", type=int, default=2)
-        command.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
 

@@ -3,6 +3,7 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 
 from course_utils.config import REPO_ROOT
 
@@ -36,3 +37,17 @@ def test_usage_errors_exit_2_without_traceback(tmp_path):
         assert result.returncode == 2, (args, result.stdout, result.stderr)
         assert "Traceback" not in result.stderr
     assert "not a folder" in cli("manifest", tmp_path / "missing").stderr
+
+
+def test_download_without_network_fails_cleanly(tmp_path, monkeypatch):
+    from course_utils import __main__ as main_module
+    from course_utils import public_datasets
+
+    def offline(name, data_dir, progress=True):
+        raise public_datasets.DownloadError(f"{name}: host unreachable")
+
+    monkeypatch.setattr(public_datasets, "download_public_dataset", offline)
+    assert main_module.main(["download", "kth", "--data-dir", str(tmp_path), "--quiet"]) == 1
+    with pytest.raises(SystemExit) as usage:
+        main_module.main(["download", "nope"])
+    assert usage.value.code == 2
