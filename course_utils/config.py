@@ -11,6 +11,7 @@ import json
 import os
 import platform
 import random
+import sys
 import time
 from pathlib import Path
 from typing import Any, Mapping
@@ -172,15 +173,19 @@ def resolve_config(profile: str = "ci", dataset: str = "synthetic", data_dir: st
 
 
 def seed_everything(seed: int, deterministic_ops: bool = True) -> None:
-    """Seed Python, NumPy and (if installed) Keras/TensorFlow; enable op determinism."""
+    """Seed Python, NumPy and, once TensorFlow is imported, Keras/TensorFlow with op determinism.
+
+    Notebooks that train models import their model code (and so TensorFlow) before calling
+    this; the data notebooks skip the import, which costs seconds.
+    """
     os.environ["PYTHONHASHSEED"] = str(seed)
     random.seed(seed)
     np.random.seed(seed)
-    try:
-        import keras
-        import tensorflow as tf
-    except ImportError:
+    if "tensorflow" not in sys.modules:
         return
+    import keras
+    import tensorflow as tf
+
     keras.utils.set_random_seed(seed)
     if deterministic_ops:
         tf.config.experimental.enable_op_determinism()

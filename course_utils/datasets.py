@@ -98,7 +98,9 @@ def scan_class_folder(root: str | Path, workers: int = 2, seed: int = 0,
             rows.append(result)
     frame = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
     frame["split"] = assign_subject_splits(frame["subject"], split_fractions, seed)
-    return frame[MANIFEST_COLUMNS], failures
+    frame = frame[MANIFEST_COLUMNS]
+    frame.attrs["root"] = str(root)
+    return frame, failures
 
 
 _SUBJECT_PATTERNS = (r"(?:^|[_\-])(?:p|person|subject|s|g)(\d+)(?=[_\-.]|$)", r"P(\d+)T\d+$",

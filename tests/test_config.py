@@ -50,7 +50,7 @@ def test_folder_dataset_is_accepted(tmp_path):
 
 
 def test_seed_everything_repeats_numpy_and_keras():
-    import keras
+    import keras  # imports TensorFlow, so seeding covers it
 
     config.seed_everything(7)
     first = np.random.rand(3), keras.random.uniform((3,)).numpy()
