@@ -23,7 +23,8 @@ def _generate(args: argparse.Namespace) -> int:
         print(f"{out}: a dataset is already there (use --force to regenerate)")
         return 0
     start = time.perf_counter()
-    frame = generate_dataset(out, spec, seed=args.seed, workers=args.workers, progress=not args.quiet)
+    frame = generate_dataset(out, spec, seed=args.seed, workers=args.workers, progress=not args.quiet,
+                             overwrite=args.force)
     seconds = time.perf_counter() - start
     counts = frame["split"].value_counts().reindex(list(datasets.SPLITS), fill_value=0)
     print(f"{len(frame)} clips of {frame['label'].nunique()} classes in {seconds:.1f} s -> {out}")
@@ -58,7 +59,7 @@ def _flow(args: argparse.Namespace) -> int:
 
     summary = extract_flow_cache(args.manifest, args.out, size=args.size, method=args.method,
                                  workers=args.workers, progress=not args.quiet)
-    print(f"flow: {summary.done} computed, {summary.skipped} already complete -> {args.out}")
+    print(f"flow: {summary}")
     return _report(summary.failures, "videos")
 
 

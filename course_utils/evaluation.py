@@ -1,8 +1,8 @@
 """Evaluation: metrics, and quick linear probes that show what a dataset can teach.
 
 The probes run in seconds on a CPU, before any deep model: a linear classifier on
-*appearance* features of the single middle frame, and one on *motion* features (frame
-differences, no pose). On the synthetic set the appearance probe cannot separate the
+*appearance* features of the middle of a clip (one frame), and one on *motion* features
+(frame differences, no pose). On the synthetic set the appearance probe cannot separate the
 motion-only pairs (sit down / stand up, wave / raised hand) while the motion probe can,
 and the appearance probe gains from scene-class correlation (context bias).
 """
@@ -19,7 +19,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
 from .datasets import video_paths
-from .flow import _motion_box, farneback, to_gray
+from .flow import motion_box, farneback, to_gray
 from .synthetic import MOTION_PAIRS, parallel_map
 from .video import read_video
 
@@ -32,18 +32,24 @@ _SPECTRUM = 8  # low temporal frequencies of the amount of motion
 
 
 def appearance_features(frames: np.ndarray) -> np.ndarray:
-    """What one frame shows: HOG of the middle frame (64x64 gray) and an 8x8 colour thumbnail.
+    """What the middle of a clip shows: HOG (64x64 gray) and an 8x8 colour thumbnail.
 
-    ``frames`` is ``(T, H, W, 3)`` RGB uint8; only frame ``T // 2`` is used.
+    ``frames`` is ``(T, H, W, 3)`` RGB uint8. The middle frame is ``T // 2`` for an odd
+    ``T``; for an even ``T`` the descriptors of the two middle frames are averaged, so that
+    a clip and the same clip played backwards get exactly the same features.
     """
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3:
         raise ValueError(f"frames must be (T, H, W, 3) RGB, got shape {frames.shape}")
-    middle = frames[len(frames) // 2]
     hog = cv2.HOGDescriptor((HOG_SIZE, HOG_SIZE), (16, 16), (8, 8), (8, 8), 9)
-    gray = cv2.resize(cv2.cvtColor(middle, cv2.COLOR_RGB2GRAY), (HOG_SIZE, HOG_SIZE), interpolation=cv2.INTER_AREA)
-    thumb = cv2.resize(cv2.cvtColor(middle, cv2.COLOR_RGB2LAB), (8, 8), interpolation=cv2.INTER_AREA)
-    return np.concatenate([hog.compute(gray).ravel(), thumb.ravel().astype(np.float32) / 255.0])
+
+    def describe(frame: np.ndarray) -> np.ndarray:
+        gray = cv2.resize(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), (HOG_SIZE, HOG_SIZE), interpolation=cv2.INTER_AREA)
+        thumb = cv2.resize(cv2.cvtColor(frame, cv2.COLOR_RGB2LAB), (8, 8), interpolation=cv2.INTER_AREA)
+        return np.concatenate([hog.compute(gray).ravel(), thumb.ravel().astype(np.float32) / 255.0])
+
+    middle = {(len(frames) - 1) // 2, len(frames) // 2}
+    return np.mean([describe(frames[i]) for i in sorted(middle)], axis=0)
 
 
 def camera_motion(gray: np.ndarray) -> np.ndarray:
@@ -106,7 +112,7 @@ def motion_features(frames: np.ndarray) -> np.ndarray:
     spread = np.stack([cv2.blur(e, (9, 9)) for e in per_bin])
     steady = np.sort(spread, axis=0)[1]  # there in all time bins but one: the actor, not something crossing
     in_place = steady.sum() / (spread.mean(0).sum() + 1e-6)
-    rows, cols = _motion_box(steady if in_place > 0.05 else spread.sum(0), _GRID)
+    rows, cols = motion_box(steady if in_place > 0.05 else spread.sum(0), _GRID)
     box_area = (rows.stop - rows.start) * (cols.stop - cols.start) / _GRID ** 2
     yy, xx = np.mgrid[0:MOTION_SIZE, 0:MOTION_SIZE] / MOTION_SIZE
     total = energy.sum() + 1e-6

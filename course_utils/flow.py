@@ -37,7 +37,7 @@ BOUND = 20.0
 CACHE_META = "flow_cache.json"
 
 FARNEBACK_PARAMS = dict(pyr_scale=0.5, levels=3, winsize=15, iterations=3, poly_n=5, poly_sigma=1.2, flags=0)
-"""MMAction2's (and TSN's) Farneback settings; :func:`farneback` explains each one."""
+"""MMAction2's Farneback settings (its flow-extraction tool); :func:`farneback` explains each one."""
 
 
 class FlowError(ConfigError):
@@ -115,8 +115,8 @@ def tvl1(prev: np.ndarray, nxt: np.ndarray) -> np.ndarray:
     """Dense TV-L1 flow (Zach et al. 2007, OpenCV's defaults: 5 scales, 5 warps, median filter).
 
     TV-L1 minimises brightness-constancy error (L1, robust to outliers) plus the total
-    variation of the field, so it keeps sharp motion boundaries; it is the flow of the
-    two-stream and I3D papers, and tens of times slower than Farneback on a CPU.
+    variation of the field, so it keeps sharp motion boundaries; it is the flow of TSN and
+    I3D, and tens of times slower than Farneback on a CPU.
     """
     require_tvl1()
     return _tvl1_solver().calc(prev, nxt, None)
@@ -406,7 +406,7 @@ def foreground_flow(flow: np.ndarray, floor: float = NOISE_FLOOR, bound: float =
     return moving * (np.maximum(speed - noise, 0.0) / (speed + 1e-6))[..., None]
 
 
-def _motion_box(energy: np.ndarray, cells: int, lo: float = 0.1, hi: float = 0.9) -> tuple[slice, slice]:
+def motion_box(energy: np.ndarray, cells: int, lo: float = 0.1, hi: float = 0.9) -> tuple[slice, slice]:
     """Rows and columns holding the central 80 % of the motion energy, padded by 15 %."""
     spans = []
     for axis, length in ((1, energy.shape[0]), (0, energy.shape[1])):
@@ -436,7 +436,7 @@ def flow_features(flow: np.ndarray, segments: int = 4, bins: int = 6, grid: int 
     """
     moving = foreground_flow(flow, bound=bound)
     speed = magnitude(moving)
-    rows, cols = _motion_box(speed.sum(axis=0), grid)
+    rows, cols = motion_box(speed.sum(axis=0), grid)
     moving, speed = moving[:, rows, cols], speed[:, rows, cols]
     direction = np.arctan2(moving[..., 1], np.abs(moving[..., 0]))  # -pi/2 (up) .. pi/2 (down)
     which = np.clip(((direction + np.pi / 2) / np.pi * bins).astype(int), 0, bins - 1)
@@ -667,7 +667,7 @@ def extract_flow_cache(manifest: str | Path | pd.DataFrame, out_dir: str | Path,
     cost = frame[["frames", "width", "height"]].apply(pd.to_numeric, errors="coerce").fillna(0).prod(axis=1)
     jobs = {i: _Job(root / rel_paths[i], paths[i], rel_paths[i], size, method)
             for i in np.argsort(-cost.to_numpy(), kind="stable")
-            if not video._npy_is_complete(paths[i], (None, size, size, 2))}
+            if not video.npy_is_complete(paths[i], (None, size, size, 2))}
     failures, fields = {}, 0
     with tqdm(total=len(jobs), disable=not progress or not jobs, desc=f"{method} flow", unit="video") as bar:
         for i, result in _run(jobs, workers):

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .config import SyntheticSpec
+from .config import ConfigError, SyntheticSpec
 from .datasets import (MANIFEST_COLUMNS, MANIFEST_NAME, SPLITS, DatasetError, load_manifest,
                        sha256_file, write_manifest)
 from .video import write_video
@@ -154,6 +154,11 @@ class Motion:
     view: str  # "front" or "side"
     plant: str | None  # which feet stay put on the floor: "both", "l", "r" or None
     angles: dict[str, Any]
+
+    def __post_init__(self) -> None:
+        unknown = set(self.angles) - set(_POSE_KEYS)
+        if unknown:
+            raise ValueError(f"unknown pose keys {sorted(unknown)}; allowed: {', '.join(_POSE_KEYS)}")
 
     def get(self, key: str, frames: int) -> np.ndarray:
         return np.broadcast_to(np.asarray(self.angles.get(key, 0.0), dtype=np.float64), (frames,))
@@ -347,12 +352,11 @@ def _squat(rng, t, speed):
 
 
 def _sit_down(rng, t, speed):
-    # The middle of the motion falls anywhere between the first and the last frame (so at least
-    # half of it is in the clip): symmetric in time (played backwards, sitting-down clips are
-    # equally likely standing-up clips) and wide, so that the middle frames of sit-down and
-    # stand-up clips, half a frame apart in the motion, show nearly the same range of poses.
-    duration = min(rng.uniform(0.6, 1.0) / speed, 0.8 * t[-1])
-    centre = rng.uniform(0.0, t[-1])
+    # The whole motion happens inside the clip, its middle at a time drawn symmetrically about
+    # the clip's middle: played backwards, sitting-down clips are equally likely standing-up clips.
+    margin = 0.1 * t[-1]
+    duration = min(rng.uniform(0.8, 1.2) / speed, t[-1] - 2 * margin)
+    centre = t[-1] / 2 + rng.uniform(-0.5, 0.5) * (t[-1] - 2 * margin - duration)
     p = np.clip((t - centre) / duration + 0.5, 0.0, 1.0)
     p = p * p * (3 - 2 * p)
     a = _idle(rng, t)
@@ -869,7 +873,12 @@ def render_clip(label: str, rng: np.random.Generator, size: int = 96, frames: in
     """Render one clip of ``label``; everything random comes from ``rng``.
 
     ``scene`` defaults to the class's preferred scene; ``appearance`` to a random subject.
-    A ``stand_up`` clip is the ``sit_down`` clip of the same ``rng`` played backwards.
+    A ``stand_up`` clip is the ``sit_down`` clip of the same ``rng`` played backwards, and a
+    ``raise_hand`` clip holds the pose its ``wave_one_hand`` twin (same ``rng``) has in the
+    middle frame. ``info`` tells what was drawn: scene, view (``front``/``side``), yaw and
+    facing, speed factor, scale (body height / frame size), occluder and distractor kinds,
+    whether a seat is there, the camera sway amplitude and its per-frame ``camera_offsets``
+    (T, 2) in pixels, and the sensor noise level.
     """
     if label in _REVERSED:
         clip = render_clip(_REVERSED[label], rng, size, frames, fps, scene, appearance)
@@ -887,7 +896,7 @@ def render_clip(label: str, rng: np.random.Generator, size: int = 96, frames: in
     motion = _MOTIONS[label](body_rng, t, speed)
     joints3d, toes3d = forward_kinematics(motion, body, frames)
 
-    # Viewpoint, placement and scale (pixels per body height) on a canvas with a jitter margin.
+    # Viewpoint, placement and scale (pixels per body height) on a canvas with room for the camera sway.
     margin = max(2, size // 32)
     canvas = size + 2 * margin
     yaw_deg = body_rng.uniform(0, 30) if motion.view == "front" else body_rng.uniform(65, 110)
@@ -1000,7 +1009,7 @@ def load_ground_truth(path: str | Path) -> dict[str, np.ndarray]:
 def clip_counts(spec: SyntheticSpec) -> dict[str, int]:
     """Clips per class: full for the first class falling geometrically to ``1 - imbalance``."""
     if not 0.0 <= spec.imbalance < 1.0:
-        raise ValueError(f"imbalance={spec.imbalance} must be in [0, 1)")
+        raise ConfigError(f"imbalance={spec.imbalance} must be in [0, 1)")
     full = spec.subjects * spec.reps_per_subject
     last = len(CLASSES) - 1
     return {c: max(1, int(round(full * (1 - spec.imbalance) ** (k / last)))) for k, c in enumerate(CLASSES)}
@@ -1010,7 +1019,7 @@ def subject_splits(spec: SyntheticSpec) -> list[str]:
     """Split of each subject: the first ``n_train`` are train, then val, then test."""
     n_train, n_val, n_test = spec.split_subjects
     if n_train + n_val + n_test != spec.subjects or min(spec.split_subjects) < 0 or n_train < 1:
-        raise ValueError(f"split_subjects={spec.split_subjects} must be non-negative, with at least one "
+        raise ConfigError(f"split_subjects={spec.split_subjects} must be non-negative, with at least one "
                          f"train subject, and add up to subjects={spec.subjects}")
     return ["train"] * n_train + ["val"] * n_val + ["test"] * n_test
 
@@ -1047,6 +1056,9 @@ def plan_clips(spec: SyntheticSpec) -> list[dict[str, Any]]:
     return rows
 
 
+_MANIFEST_INFO = ("view", "yaw_deg", "facing", "speed", "scale", "occluder", "distractor")
+
+
 def _render_job(job: dict[str, Any]) -> dict[str, Any]:
     """Render, encode and describe one clip."""
     spec: SyntheticSpec = job["spec"]
@@ -1059,15 +1071,12 @@ def _render_job(job: dict[str, Any]) -> dict[str, Any]:
     gt = video.with_suffix(".npz")
     write_video(root / video, clip.frames, spec.fps)
     save_ground_truth(root / gt, clip)
-    info = clip.info
     return {"path": video.as_posix(), "label": job["label"], "subject": f"subject{job['subject_index']:03d}",
             "split": job["split"], "frames": spec.frames, "fps": spec.fps, "width": spec.size,
             "height": spec.size, "sha256": sha256_file(root / video), "clip_id": job["clip_id"],
             "clip_index": job["clip_index"], "rep": job["rep"], "twin": job["twin"], "scene": scene,
-            "scene_is_preferred": preferred,
-            "gt": gt.as_posix(), "view": info["view"], "yaw_deg": info["yaw_deg"], "facing": info["facing"],
-            "speed": info["speed"], "scale": info["scale"], "occluder": info["occluder"],
-            "distractor": info["distractor"]}
+            "scene_is_preferred": preferred, "gt": gt.as_posix(),
+            **{key: clip.info[key] for key in _MANIFEST_INFO}}
 
 
 def dataset_card(spec: SyntheticSpec, seed: int, manifest: pd.DataFrame) -> dict[str, Any]:

@@ -471,7 +471,7 @@ _NPY_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0,
                        (2, 0): np.lib.format.read_array_header_2_0}
 
 
-def _npy_is_complete(path: Path, shape: tuple[int | None, ...]) -> bool:
+def npy_is_complete(path: Path, shape: tuple[int | None, ...]) -> bool:
     """True when ``path`` holds a whole C-ordered uint8 array of ``shape`` (reads the header only;
     None in ``shape`` matches any length, e.g. the frame axis of a variable-length array)."""
     try:
@@ -541,7 +541,7 @@ def cache_clips(manifest: "pd.DataFrame", cache_dir: str | Path, num_frames: int
             failures[i] = Failure(str(rel), f"the manifest gives {frames!r} frames")
             continue
         indices = _cache_indices(sampling, count, num_frames)
-        if _npy_is_complete(out, (len(indices), height, width, 3)):
+        if npy_is_complete(out, (len(indices), height, width, 3)):
             paths[i] = out
         else:
             jobs[i] = (video, out, indices, size, fit, 1 if workers > 1 else None)

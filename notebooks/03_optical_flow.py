@@ -117,8 +117,8 @@ figure_path = plots.save_figure(fig, cfg, "03_optical_flow_pair")
 # %%
 speed = flow.magnitude(field)
 display(Markdown(
-    f"**What you should see:** the moving limbs are coloured, the still background is black. In this pair "
-    f"the fastest pixels move {speed.max():.1f} px per frame and {np.mean(speed > 0.5):.0%} of the frame "
+    f"**What you should see:** the moving parts of the person are coloured, the still background is black. In "
+    f"this pair the fastest pixels move {speed.max():.1f} px per frame and {np.mean(speed > 0.5):.0%} of the frame "
     f"moves faster than 0.5 px. Compare the colours with the wheel: the hue tells you which way each part moves."))
 
 # %% [markdown]
@@ -126,7 +126,7 @@ display(Markdown(
 #
 # Farneback (2003) approximates the neighbourhood of every pixel in both frames by a quadratic
 # polynomial and reads the displacement off how the polynomial moved. The settings below are
-# MMAction2's (and TSN's), the course's defaults (`flow.FARNEBACK_PARAMS`):
+# MMAction2's (its flow-extraction tool), the course's defaults (`flow.FARNEBACK_PARAMS`):
 #
 # | parameter | default | what it does |
 # |---|---|---|
@@ -197,8 +197,8 @@ display(Markdown(
 #
 # **TV-L1** (Zach, Pock & Bischof 2007) minimises the brightness-constancy error in the L1 norm
 # (robust to occlusions and outliers) plus the *total variation* of the field (smooth regions,
-# sharp motion boundaries). It is the flow of the two-stream, TSN and I3D papers, usually computed
-# on a GPU. In OpenCV it lives in the contrib module `cv2.optflow`; `flow.tvl1_available()` tells you
+# sharp motion boundaries). It is the flow of TSN and I3D (the first two-stream network used Brox's
+# method), usually computed on a GPU. In OpenCV it lives in the contrib module `cv2.optflow`; `flow.tvl1_available()` tells you
 # whether your OpenCV has it. We compare both on known motions of the same frame, and time them on
 # one core.
 
@@ -288,7 +288,7 @@ display(Markdown(
 #   `<artifacts>/cache/<dataset>-<profile>/flow-farneback-<size>/<video path>-<checksum>.npy`
 #   (`flow.flow_file`), next to a `flow_cache.json` recording the method, size and bound; a folder
 #   never mixes settings, and a changed video never returns stale flow;
-# - frames decoded at reduced cost (the decoder's gray plane, one decoder thread, pyramid resizing);
+# - frames decoded at reduced cost (the decoder's gray plane, one decoder thread, fast 2x halvings);
 # - a pool of `workers` processes, one OpenCV thread each, longest videos first, with a progress bar;
 # - every file written **atomically** (temporary name, then rename): a killed run leaves only whole
 #   files, and a rerun skips them; a broken video is reported by name with the reason.
@@ -478,8 +478,9 @@ display(Markdown(f"Results written to `{results_path.name}`."))
 # ## Exercises
 #
 # 1. Compute the demo clip's flow with `flow.compute_flow(gray, winsize=31)` and compare how much its
-#    speed varies over the frame with the default window's. *Check:* `flow.magnitude(flow.compute_flow(gray, winsize=31)).std() <
-#    flow.magnitude(demo_flow).std()` (a larger window smooths the field).
+#    speed varies over the frame with the default window's. *Check:*
+#    `flow.magnitude(flow.compute_flow(gray, winsize=31)).std() < flow.magnitude(demo_flow).std()`
+#    (a larger window smooths the field).
 # 2. Quantise with a bound of 5 px instead of 20: `flow.quantize(demo_flow, bound=5)`.
 #    *Check:* the largest round-trip error inside ±5 px is at most `flow.quantization_error_bound(5)`
 #    (0.0196 px), four times smaller, but more of the flow is clipped:

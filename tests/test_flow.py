@@ -443,7 +443,7 @@ def test_command_line_lists_failures_and_exits_1(good_manifest, mixed_class_tree
     code = cli.main(["flow", str(csv), str(tmp_path / "cache"), "--size", "32", "--workers", "1", "--quiet"])
     captured = capsys.readouterr()
     assert code == 1 and bad_rel in captured.err
-    assert f"{len(good_manifest)} computed" in captured.out
+    assert f"{len(good_manifest)} videos computed" in captured.out
 
 
 # --- the real clips --------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 import importlib.util
 import json
 import shutil
+import subprocess
+import sys
 
 import nbformat
 import pytest
@@ -62,16 +64,26 @@ def test_runner_names_notebook_and_cell_on_failure(tmp_path, capsys):
 
 @pytest.fixture(scope="session")
 def ci_run(tmp_path_factory):
-    """Every notebook executed once, in order, in the ci profile on the synthetic data."""
+    """The ci dataset rendered by the command line, then every notebook executed on it in order."""
     root = tmp_path_factory.mktemp("course")
+    dataset_root = config.resolve_config("ci", data_dir=root / "data").dataset_root
+    generated = subprocess.run([sys.executable, "-m", "course_utils", "generate", str(dataset_root), "--seed", "42",
+                                "--quiet"], capture_output=True, text=True, cwd=REPO_ROOT, timeout=600)
     code = run_notebooks.main(["--profile", "ci", "--artifacts-dir", str(root / "artifacts"),
                                "--data-dir", str(root / "data")])
-    return code, root / "artifacts"
+    return code, root / "artifacts", generated
+
+
+@pytest.mark.notebooks
+def test_generate_command_renders_the_ci_set(ci_run):
+    generated = ci_run[2]
+    assert generated.returncode == 0, generated.stderr
+    assert "672 clips of 14 classes" in generated.stdout
 
 
 @pytest.mark.notebooks
 def test_every_notebook_runs_in_ci_profile(ci_run):
-    code, artifacts = ci_run
+    code, artifacts, _ = ci_run
     timings = json.loads((artifacts / "timings.json").read_text())["notebooks"]
     assert code == 0, f"runner failed: {timings}"
     assert [row["notebook"] for row in timings] == NOTEBOOKS
@@ -80,7 +92,7 @@ def test_every_notebook_runs_in_ci_profile(ci_run):
 @pytest.mark.notebooks
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_each_notebook_writes_results_of_the_shared_shape(ci_run, name):
-    _, artifacts = ci_run
+    artifacts = ci_run[1]
     result = config.load_results(artifacts / "results" / f"{name}.json")
     assert result["notebook"] == name and result["profile"] == "ci" and result["dataset"] == "synthetic"
     assert result["seed"] == 42 and result["timings_s"]["total"] > 0
@@ -88,3 +100,29 @@ def test_each_notebook_writes_results_of_the_shared_shape(ci_run, name):
         for key, value in values.items():
             if key.endswith("accuracy"):
                 assert 0.0 <= value <= 1.0
+
+
+@pytest.mark.notebooks
+def test_eda_lesson_checks_hold_on_the_ci_set(ci_run):
+    result = config.load_results(ci_run[1] / "results" / "01_eda.json")
+    metrics, extra = result["metrics"], result["extra"]
+    chance = extra["chance"]
+    assert metrics["appearance_probe"]["test_accuracy"] > 3 * chance
+    assert metrics["motion_probe"]["test_accuracy"] > 5 * chance
+    for pair in ("sit_down/stand_up", "wave_one_hand/raise_hand"):
+        assert extra["pairwise"]["appearance"][pair] <= 0.60
+        assert extra["pairwise"]["motion"][pair] >= 0.85
+    gain = metrics["appearance_probe"]["test_accuracy"] - metrics["appearance_probe_no_context"]["test_accuracy"]
+    assert gain >= 0.10
+
+
+@pytest.mark.notebooks
+def test_data_notebooks_run_on_a_folder_of_real_clips(ps7_class_tree, tmp_path):
+    artifacts = tmp_path / "artifacts"
+    code = run_notebooks.main(["--only", "00", "01", "02", "03", "--dataset", str(ps7_class_tree),
+                               "--artifacts-dir", str(artifacts)])
+    assert code == 0, json.loads((artifacts / "timings.json").read_text())
+    result = config.load_results(artifacts / "results" / "01_eda.json")
+    assert result["dataset"] == ps7_class_tree.name and result["extra"]["clips_per_class"] == {
+        "arms_up_forward": 9, "arms_up_sideways": 9, "one_arm_up_sideways": 9}
+    assert (artifacts / "figures" / ps7_class_tree.name / "01_eda_frame_grid.png").is_file()

@@ -405,7 +405,7 @@ def test_ps7_cache_roundtrip(ps7_manifest, tmp_path):
 
 def test_npy_completeness_reads_the_header(tmp_path):
     path = video.save_npy_atomic(tmp_path / "clip.npy", np.zeros((5, 4, 4, 3), np.uint8))
-    assert video._npy_is_complete(path, (5, 4, 4, 3)) and video._npy_is_complete(path, (None, 4, 4, 3))
-    assert not video._npy_is_complete(path, (6, 4, 4, 3)) and not video._npy_is_complete(path, (5, 4, 4))
+    assert video.npy_is_complete(path, (5, 4, 4, 3)) and video.npy_is_complete(path, (None, 4, 4, 3))
+    assert not video.npy_is_complete(path, (6, 4, 4, 3)) and not video.npy_is_complete(path, (5, 4, 4))
     path.write_bytes(path.read_bytes()[:-1])
-    assert not video._npy_is_complete(path, (5, 4, 4, 3))
+    assert not video.npy_is_complete(path, (5, 4, 4, 3))
