@@ -191,6 +191,15 @@ def seed_everything(seed: int, deterministic_ops: bool = True) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
+def start_notebook(profile: str, dataset: str, data_dir: str | Path | None, artifacts_dir: str | Path | None,
+                   seed: int, **overrides: Any) -> tuple[Config, "Stopwatch"]:
+    """The first line of every notebook: resolve the parameters, seed, start the clock."""
+    watch = Stopwatch()
+    cfg = resolve_config(profile, dataset, data_dir, artifacts_dir, seed, **overrides)
+    seed_everything(cfg.seed)
+    return cfg, watch
+
+
 def environment_report() -> dict[str, Any]:
     """Where the course runs: Colab or local, CPU or GPU, library versions."""
     import importlib.metadata as md

@@ -49,9 +49,7 @@ from IPython.display import Markdown, display
 
 from course_utils import config, datasets, plots, video
 
-watch = config.Stopwatch()
-cfg = config.resolve_config(profile, dataset, data_dir, artifacts_dir, seed)
-config.seed_everything(cfg.seed)
+cfg, watch = config.start_notebook(profile, dataset, data_dir, artifacts_dir, seed)
 
 # %% [markdown]
 # ## 1. Where am I running?

@@ -56,9 +56,7 @@ from IPython.display import Markdown, display
 
 from course_utils import config, datasets, plots, video
 
-watch = config.Stopwatch()
-cfg = config.resolve_config(profile, dataset, data_dir, artifacts_dir, seed)
-config.seed_everything(cfg.seed)
+cfg, watch = config.start_notebook(profile, dataset, data_dir, artifacts_dir, seed)
 manifest = datasets.prepare_dataset(cfg)
 videos = pd.Series(datasets.video_paths(manifest), index=manifest.index)
 T, SIZE = cfg.clip_frames, cfg.image_size

@@ -64,9 +64,7 @@ from tqdm.auto import tqdm
 
 from course_utils import config, datasets, evaluation, flow, plots, synthetic, video
 
-watch = config.Stopwatch()
-cfg = config.resolve_config(profile, dataset, data_dir, artifacts_dir, seed)
-config.seed_everything(cfg.seed)
+cfg, watch = config.start_notebook(profile, dataset, data_dir, artifacts_dir, seed)
 manifest = datasets.prepare_dataset(cfg)
 SIZE = int(flow_size or cfg.image_size)
 DEMO = 128  # frames are shown and analysed at this size in sections 1-4
