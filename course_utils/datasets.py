@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from .config import Config
-from .video import VideoError, probe_video
+from .video import VideoError, parallel_map, probe_video
 
 MANIFEST_NAME = "manifest.csv"
 MANIFEST_COLUMNS = ["path", "label", "subject", "split", "frames", "fps", "width", "height", "sha256"]
@@ -86,16 +84,14 @@ def scan_class_folder(root: str | Path, workers: int = 2, seed: int = 0,
     jobs = [(root, f) for f in files]
     rows: list[dict] = []
     failures: list[Failure] = []
-    with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
-        results = pool.map(describe_video, jobs, chunksize=4)
-        for (_, file), result in tqdm(zip(jobs, results), total=len(jobs), disable=not progress,
-                                      desc=f"scanning {root.name}", unit="video"):
-            if isinstance(result, Failure):
-                failures.append(result)
-                continue
-            result["label"] = file.relative_to(root).parts[0]
-            result["subject"] = subject_from_name(file.stem)
-            rows.append(result)
+    results = parallel_map(describe_video, jobs, workers, progress, desc=f"scanning {root.name}", unit="video")
+    for (_, file), result in zip(jobs, results):
+        if isinstance(result, Failure):
+            failures.append(result)
+            continue
+        result["label"] = file.relative_to(root).parts[0]
+        result["subject"] = subject_from_name(file.stem)
+        rows.append(result)
     frame = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
     frame["split"] = assign_subject_splits(frame["subject"], split_fractions, seed)
     frame = frame[MANIFEST_COLUMNS]

@@ -20,8 +20,8 @@ from sklearn.svm import LinearSVC
 
 from .datasets import video_paths
 from .flow import motion_box, farneback, to_gray
-from .synthetic import MOTION_PAIRS, parallel_map
-from .video import read_video
+from .synthetic import MOTION_PAIRS
+from .video import parallel_map, read_video
 
 HOG_SIZE = 64  # the middle frame is described at this many pixels a side
 MOTION_SIZE = 96  # frames are resized to this for the motion features

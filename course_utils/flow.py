@@ -15,11 +15,8 @@ import contextlib
 import dataclasses
 import functools
 import json
-import multiprocessing
 import os
-import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
@@ -570,29 +567,6 @@ def _extract_one(job: _Job) -> int | Failure:
     return len(codes)
 
 
-def _run(jobs: dict[int, _Job], workers: int) -> Iterator[tuple[int, int | Failure]]:
-    """(key, result) as jobs finish: in this process for one worker, else in a process pool.
-
-    The pool forks (instant start) unless TensorFlow is loaded: forking a process that runs
-    TensorFlow's threads can deadlock, so then (as on macOS and Windows) it spawns fresh
-    interpreters, which costs about a second to start.
-    """
-    if workers <= 1 or len(jobs) <= 1:
-        threads = cv2.getNumThreads()
-        try:
-            for key, job in jobs.items():
-                yield key, _extract_one(job)
-        finally:
-            cv2.setNumThreads(threads)
-        return
-    fork = sys.platform.startswith("linux") and "tensorflow" not in sys.modules
-    context = multiprocessing.get_context("fork" if fork else "spawn")
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
-        futures = {pool.submit(_extract_one, job): key for key, job in jobs.items()}
-        for future in as_completed(futures):
-            yield futures[future], future.result()
-
-
 def _as_manifest(manifest: str | Path | pd.DataFrame) -> pd.DataFrame:
     if isinstance(manifest, pd.DataFrame):
         if "root" not in manifest.attrs:
@@ -620,24 +594,11 @@ def _check_cache_settings(out_dir: Path, settings: dict) -> None:
     tmp.replace(meta)
 
 
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, owned by another user
-        return True
-    try:  # a killed process nobody reaped is a zombie: it exists but writes nothing any more
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
 def _remove_stale_temps(out_dir: Path) -> None:
     """Delete temporary files left by writers that no longer run (a killed run)."""
     for tmp in out_dir.rglob(".*.tmp"):
         pid = tmp.name.rsplit(".", 2)[-2]
-        if pid.isdigit() and not _running(int(pid)):
+        if pid.isdigit() and not video.process_alive(int(pid)):
             tmp.unlink(missing_ok=True)
 
 
@@ -670,7 +631,7 @@ def extract_flow_cache(manifest: str | Path | pd.DataFrame, out_dir: str | Path,
             if not video.npy_is_complete(paths[i], (None, size, size, 2))}
     failures, fields = {}, 0
     with tqdm(total=len(jobs), disable=not progress or not jobs, desc=f"{method} flow", unit="video") as bar:
-        for i, result in _run(jobs, workers):
+        for i, result in video.run_jobs(_extract_one, jobs, workers):
             if isinstance(result, Failure):
                 failures[i], paths[i] = result, None
             else:

@@ -30,7 +30,6 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import IO, Callable, Iterable
 
@@ -42,6 +41,7 @@ from . import __version__
 from .config import DATA_MANIFESTS_DIR, REPO_URL
 from .datasets import (MANIFEST_COLUMNS, MANIFEST_NAME, VIDEO_SUFFIXES, DatasetError, Failure, describe_video,
                        load_manifest, sha256_file, write_manifest)
+from .video import parallel_map
 
 VIDEO_INFO_NAME = "video_info.csv"
 USER_AGENT = f"course_utils/{__version__} (+{REPO_URL})"
@@ -787,14 +787,13 @@ def _video_info(root: Path, paths: list[str], workers: int, progress: bool) -> t
             or (known[p]["bytes"], known[p]["mtime_ns"]) != (stats[p].st_size, stats[p].st_mtime_ns)]
     failures = []
     if todo:
-        with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
-            results = pool.map(describe_video, [(root, root / p) for p in todo], chunksize=8)
-            for path, result in tqdm(zip(todo, results), total=len(todo), disable=not progress,
-                                     desc=f"probing {root.name}", unit="video"):
-                if isinstance(result, Failure):
-                    failures.append(result)
-                else:
-                    known[path] = {**result, "bytes": stats[path].st_size, "mtime_ns": stats[path].st_mtime_ns}
+        results = parallel_map(describe_video, [(root, root / p) for p in todo], workers, progress,
+                               desc=f"probing {root.name}", unit="video")
+        for path, result in zip(todo, results):
+            if isinstance(result, Failure):
+                failures.append(result)
+            else:
+                known[path] = {**result, "bytes": stats[path].st_size, "mtime_ns": stats[path].st_mtime_ns}
         cached = pd.DataFrame([known[p] for p in sorted(known)], columns=columns)
         tmp = cache_path.with_name(f".{cache_path.name}.tmp")
         cached.to_csv(tmp, index=False)

@@ -24,11 +24,9 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
-import multiprocessing
 import os
 import shutil
 import zipfile
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from statistics import NormalDist
 from typing import Any, Callable, NamedTuple
@@ -36,12 +34,11 @@ from typing import Any, Callable, NamedTuple
 import cv2
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from .config import ConfigError, SyntheticSpec
 from .datasets import (MANIFEST_COLUMNS, MANIFEST_NAME, SPLITS, DatasetError, load_manifest,
                        sha256_file, write_manifest)
-from .video import write_video
+from .video import parallel_map, process_alive, write_video
 
 GENERATOR_VERSION = "course-synthetic-humans/1.0"
 CARD_NAME = "dataset_card.json"
@@ -1101,45 +1098,11 @@ def dataset_card(spec: SyntheticSpec, seed: int, manifest: pd.DataFrame) -> dict
     }
 
 
-def parallel_map(fn: Callable[[Any], Any], items: list, workers: int = 2, progress: bool = True,
-                 desc: str = "", unit: str = "item") -> list:
-    """``[fn(x) for x in items]`` in order, over ``workers`` processes, with a progress bar.
-
-    Workers are spawned (not forked), which is safe even after TensorFlow was imported;
-    each uses one OpenCV thread since the processes already share the cores.
-    """
-    results: list = []
-    with tqdm(total=len(items), disable=not progress, desc=desc, unit=unit) as bar:
-        if workers <= 1 or len(items) <= 1:
-            for item in items:
-                results.append(fn(item))
-                bar.update()
-            return results
-        context = multiprocessing.get_context("spawn")
-        chunk = max(1, min(8, len(items) // (4 * workers)))
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=cv2.setNumThreads,
-                                 initargs=(1,)) as pool:
-            for result in pool.map(fn, items, chunksize=chunk):
-                results.append(result)
-                bar.update()
-    return results
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _remove_stale_partials(out_dir: Path) -> None:
     """Delete what interrupted runs (whose process is gone) left beside ``out_dir``."""
     for partial in out_dir.parent.glob(f".{out_dir.name}.partial-*"):
         pid = partial.name.split(".partial-", 1)[1].split("-")[0]
-        if pid.isdigit() and not _pid_alive(int(pid)):
+        if pid.isdigit() and not process_alive(int(pid)):
             shutil.rmtree(partial, ignore_errors=True)
 
 

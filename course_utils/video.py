@@ -546,7 +546,7 @@ def cache_clips(manifest: "pd.DataFrame", cache_dir: str | Path, num_frames: int
         else:
             jobs[i] = (video, out, indices, size, fit, 1 if workers > 1 else None)
     bar = tqdm(total=len(jobs), disable=not progress or not jobs, desc="caching clips", unit="clip")
-    for i, result in _run(_cache_one, jobs, workers):
+    for i, result in run_jobs(_cache_one, jobs, workers):
         if isinstance(result, Path):
             paths[i] = result
         else:
@@ -556,21 +556,53 @@ def cache_clips(manifest: "pd.DataFrame", cache_dir: str | Path, num_frames: int
     return paths, [failures[i] for i in sorted(failures)]
 
 
-def _run(function: Callable, jobs: dict[int, tuple], workers: int) -> Iterator[tuple[int, object]]:
+def run_jobs(function: Callable, jobs: dict, workers: int) -> Iterator[tuple[object, object]]:
     """(key, function(job)) as jobs finish: in this process for one worker, else in a pool.
 
-    The pool spawns fresh interpreters: forking a notebook kernel that has TensorFlow's
-    threads running can deadlock.
+    The pool spawns fresh interpreters: forking a process whose OpenCV or TensorFlow threads
+    have run (a notebook kernel, a benchmark) can deadlock the children.
+
+    Pool workers use one OpenCV thread each (the processes already share the cores); OpenCV's
+    thread count, which a job may lower, is restored after an in-process run.
     """
     if workers <= 1 or len(jobs) <= 1:
-        for key, job in jobs.items():
-            yield key, function(job)
+        threads = cv2.getNumThreads()
+        try:
+            for key, job in jobs.items():
+                yield key, function(job)
+        finally:
+            cv2.setNumThreads(threads)
         return
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=multiprocessing.get_context("spawn"),
+                             initializer=cv2.setNumThreads, initargs=(1,)) as pool:
         futures = {pool.submit(function, job): key for key, job in jobs.items()}
         for future in as_completed(futures):
             yield futures[future], future.result()
+
+
+def parallel_map(function: Callable, items: Sequence, workers: int = 2, progress: bool = True,
+                 desc: str = "", unit: str = "item") -> list:
+    """``[function(x) for x in items]`` in order, over ``workers`` processes, with a progress bar."""
+    results: dict[int, object] = {}
+    with tqdm(total=len(items), disable=not progress, desc=desc, unit=unit) as bar:
+        for index, result in run_jobs(function, dict(enumerate(items)), workers):
+            results[index] = result
+            bar.update()
+    return [results[i] for i in range(len(items))]
+
+
+def process_alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (a killed process nobody reaped, a zombie, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by another user
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def load_cached(path: str | Path, mmap: bool = False) -> np.ndarray:

@@ -491,16 +491,16 @@ def test_utd_mhad_end_to_end(utd_server, tiny_clip, tmp_path, monkeypatch):
     assert (frame["sha256"] == hashlib.sha256(tiny_clip).hexdigest()).all()
     assert frame.attrs["root"] == str(root) and (root / datasets.MANIFEST_NAME).is_file()
 
-    # A second call reuses the probe cache: no worker pool is started.
+    # A second call reuses the probe cache: no video is probed.
     def no_pool(*args, **kwargs):
         raise AssertionError("videos were probed again")
 
-    pool = pdata.ProcessPoolExecutor
-    monkeypatch.setattr(pdata, "ProcessPoolExecutor", no_pool)
+    pool = pdata.parallel_map
+    monkeypatch.setattr(pdata, "parallel_map", no_pool)
     cfg = config.resolve_config("ci", "utd_mhad", data_dir=data_dir)
     again = datasets.prepare_dataset(cfg, progress=False)
     pd.testing.assert_frame_equal(again, frame)
-    monkeypatch.setattr(pdata, "ProcessPoolExecutor", pool)
+    monkeypatch.setattr(pdata, "parallel_map", pool)
 
     # A changed file is probed again; the rest comes from the cache.
     _write_clip(root / "wave" / "a3_s2_t1_color.avi", frames=10)
