@@ -5,7 +5,7 @@ datasets are beside the repository, plus a few synthetic clips):
 
 - bare ``cv2.calcOpticalFlowFarneback`` fields per second on one core (OpenCV limited to one
   thread, frames decoded beforehand) at SIZE x SIZE and at 320x240;
-- the whole pipeline of ``flow.extract_flow_cache`` (decode, resize, flow, quantise, write)
+- the whole pipeline of ``cache.extract_flow_cache`` (decode, resize, flow, quantise, write)
   at SIZE x SIZE, in one process and in two;
 - the ratios against their targets: pipeline >= 0.85x bare Farneback per core, two processes
   >= 1.8x one process.
@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from course_utils import config, datasets, flow
+from course_utils import cache, config, datasets, flow, runs
 from course_utils.synthetic import generate_dataset
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -73,7 +73,7 @@ def pipeline_fields_per_s(manifest: pd.DataFrame, size: int, workers: int) -> fl
     """Wall-clock fields per second of a full extraction into an empty folder (pool start included)."""
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
-        summary = flow.extract_flow_cache(manifest, out, size=size, workers=workers, progress=False)
+        summary = cache.extract_flow_cache(manifest, out, size=size, workers=workers, progress=False)
         seconds = time.perf_counter() - start
     if summary.failures:
         raise SystemExit(f"extraction failed: {[str(f) for f in summary.failures]}")

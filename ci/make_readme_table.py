@@ -12,7 +12,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
-from course_utils.config import load_results  # noqa: E402
+from course_utils.runs import load_results  # noqa: E402
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 

@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from . import config, datasets, public_datasets
+from . import config, datasets, jobs, public_datasets, transfer
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from .synthetic import generate_dataset
+    from .synthetic import generate_dataset  # the command line loads only what a command needs
 
     spec = config.resolve_config(args.profile, seed=args.seed).synthetic
     out = Path(args.out)
@@ -32,7 +32,7 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _report(failures: Sequence[datasets.Failure], what: str) -> int:
+def _report(failures: Sequence[jobs.Failure], what: str) -> int:
     for failure in failures:
         print(f"FAILED {failure}", file=sys.stderr)
     if failures:
@@ -55,7 +55,7 @@ def _manifest(args: argparse.Namespace) -> int:
 
 
 def _flow(args: argparse.Namespace) -> int:
-    from .flow import extract_flow_cache
+    from .cache import extract_flow_cache
 
     summary = extract_flow_cache(args.manifest, args.out, size=args.size, method=args.method,
                                  workers=args.workers, progress=not args.quiet)
@@ -66,7 +66,7 @@ def _flow(args: argparse.Namespace) -> int:
 def _download(args: argparse.Namespace) -> int:
     try:
         root = public_datasets.download_public_dataset(args.name, args.data_dir, progress=not args.quiet)
-    except public_datasets.DownloadError as error:
+    except transfer.DownloadError as error:
         print(f"FAILED {error}", file=sys.stderr)
         return 1
     frame = public_datasets.prepare_public_dataset(args.name, args.data_dir, progress=not args.quiet)
@@ -114,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (datasets.DatasetError, config.ConfigError, FileNotFoundError, NotADirectoryError) as error:
+    except (jobs.CourseError, FileNotFoundError, NotADirectoryError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

@@ -1,34 +1,33 @@
-"""Profiles, paths, seeding and the results JSON shared by every notebook.
+"""Profiles and paths: what every notebook's parameters resolve to.
 
 One function, :func:`resolve_config`, turns the papermill parameters of a notebook
 (``profile``, ``dataset``, ``data_dir``, ``artifacts_dir``, ``seed`` and a few overrides)
-into a frozen :class:`Config`.
+into a frozen :class:`Config`. Run bookkeeping (seeding, timings, results) is in ``runs``.
 """
 from __future__ import annotations
 
 import dataclasses
-import json
+import math
 import os
-import platform
-import random
-import sys
-import time
 from pathlib import Path
 from typing import Any, Mapping
 
-import numpy as np
+from . import paths
+from .jobs import CourseError
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+# Fixed at import (see paths.py): $COURSE_HOME, else the source checkout, else the working
+# directory, so an installed wheel never writes data/, artifacts/ or figures/ into site-packages.
+REPO_ROOT = paths.project_root()
 FIGURES_DIR = REPO_ROOT / "figures"
-DATA_MANIFESTS_DIR = REPO_ROOT / "data_manifests"
-REPO_URL = "https://github.com/action-recognition-course/action-recognition-course"
+DATA_MANIFESTS_DIR = paths.data_manifests_dir()
+REPO_URL = paths.REPO_URL
 
 PROFILES = ("ci", "laptop", "full")
 PUBLIC_DATASETS = ("hmdb51", "ucf101", "utd_mhad", "kth")
 DATASETS = ("synthetic",) + PUBLIC_DATASETS
 
 
-class ConfigError(ValueError):
+class ConfigError(CourseError, ValueError):
     """A notebook parameter has a value the course does not support."""
 
 
@@ -127,6 +126,38 @@ _OVERRIDABLE = {"clip_frames", "image_size", "epochs", "batch_size", "weights", 
 _SYNTHETIC_OVERRIDES = {f.name for f in dataclasses.fields(SyntheticSpec)}
 
 
+_FRACTIONS = {"context_bias": (0.0, 1.0), "imbalance": (0.0, 0.99)}
+MAX_SEED = 2**32 - 1
+
+
+def _check_override(name: str, value: Any, default: Any) -> Any:
+    """``value`` if it fits the type and range of the setting ``name`` (default ``default``), else an error."""
+    if name == "weights":
+        if value not in (None, "imagenet") and not (isinstance(value, (str, Path)) and Path(value).is_file()):
+            raise ConfigError(f"weights={value!r} must be None, 'imagenet' or the path of an existing .weights.h5 file")
+        return value
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{name}={value!r} must be True or False")
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{name}={value!r} must be a positive integer (default {default})")
+        return value
+    if isinstance(default, float):
+        low, high = _FRACTIONS.get(name, (0.0, math.inf))
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                or not low <= value <= high:
+            raise ConfigError(f"{name}={value!r} must be a number in [{low:g}, {high:g}] (default {default:g})")
+        return float(value)
+    if isinstance(default, tuple):
+        if not isinstance(value, (tuple, list)) or len(value) != len(default) or \
+                any(type(v) is not type(d) for v, d in zip(value, default)):
+            raise ConfigError(f"{name}={value!r} must be a sequence like {default!r}")
+        return tuple(value)
+    return value
+
+
 def _choose(name: str, value: Any, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise ConfigError(f"{name}={value!r} is not supported; allowed: {', '.join(allowed)}")
@@ -148,142 +179,23 @@ def resolve_config(profile: str = "ci", dataset: str = "synthetic", data_dir: st
     if dataset not in DATASETS and not Path(str(dataset)).expanduser().is_dir():
         raise ConfigError(f"dataset={dataset!r} is neither a known dataset ({', '.join(DATASETS)}) "
                           "nor an existing folder of class sub-folders")
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ConfigError(f"seed={seed!r} must be a non-negative integer")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"seed={seed!r} must be an integer from 0 to {MAX_SEED} (2**32 - 1)")
     settings = dict(_PROFILE_DEFAULTS[profile])
     synthetic_changes = {}
     given = {k: v for k, v in overrides.items() if v is not None}
     for key, value in given.items():
         if key in _OVERRIDABLE:
-            settings[key] = value
+            settings[key] = _check_override(key, value, settings[key])
         elif key in _SYNTHETIC_OVERRIDES:
-            synthetic_changes[key] = value
+            synthetic_changes[key] = _check_override(key, value, getattr(settings["synthetic"], key))
         else:
             allowed = sorted(_OVERRIDABLE | _SYNTHETIC_OVERRIDES)
             raise ConfigError(f"unknown parameter {key!r}; allowed overrides: {', '.join(allowed)}")
     if synthetic_changes:
         settings["synthetic"] = dataclasses.replace(settings["synthetic"], **synthetic_changes)
-    if settings["weights"] not in (None, "imagenet") and not Path(settings["weights"]).is_file():
-        raise ConfigError(f"weights={settings['weights']!r} must be None, 'imagenet' or an existing file")
     data_dir = Path(data_dir or os.environ.get("COURSE_DATA_DIR") or REPO_ROOT / "data")
     artifacts_dir = Path(artifacts_dir or os.environ.get("COURSE_ARTIFACTS_DIR") or REPO_ROOT / "artifacts")
     return Config(profile=profile, dataset=str(dataset), data_dir=data_dir.expanduser().resolve(),
                   artifacts_dir=artifacts_dir.expanduser().resolve(), seed=seed,
                   overrides=given, **settings)
-
-
-def seed_everything(seed: int, deterministic_ops: bool = True) -> None:
-    """Seed Python, NumPy and, once TensorFlow is imported, Keras/TensorFlow with op determinism.
-
-    Notebooks that train models import their model code (and so TensorFlow) before calling
-    this; the data notebooks skip the import, which costs seconds.
-    """
-    os.environ["PYTHONHASHSEED"] = str(seed)
-    random.seed(seed)
-    np.random.seed(seed)
-    if "tensorflow" not in sys.modules:
-        return
-    import keras
-    import tensorflow as tf
-
-    keras.utils.set_random_seed(seed)
-    if deterministic_ops:
-        tf.config.experimental.enable_op_determinism()
-
-
-def start_notebook(profile: str, dataset: str, data_dir: str | Path | None, artifacts_dir: str | Path | None,
-                   seed: int, **overrides: Any) -> tuple[Config, "Stopwatch"]:
-    """The first line of every notebook: resolve the parameters, seed, start the clock."""
-    watch = Stopwatch()
-    cfg = resolve_config(profile, dataset, data_dir, artifacts_dir, seed, **overrides)
-    seed_everything(cfg.seed)
-    return cfg, watch
-
-
-def environment_report() -> dict[str, Any]:
-    """Where the course runs: Colab or local, CPU or GPU, library versions."""
-    import importlib.metadata as md
-
-    report: dict[str, Any] = {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-        "colab": in_colab(),
-    }
-    for package in ("tensorflow", "tensorflow-cpu", "keras", "opencv-contrib-python-headless",
-                    "opencv-python", "numpy", "pandas", "scikit-learn", "papermill"):
-        try:
-            report[package] = md.version(package)
-        except md.PackageNotFoundError:
-            continue
-    try:
-        import tensorflow as tf
-
-        report["gpus"] = [d.name for d in tf.config.list_physical_devices("GPU")]
-    except ImportError:
-        report["gpus"] = []
-    try:
-        import cv2
-
-        report["opencv_tvl1"] = hasattr(cv2, "optflow")
-    except ImportError:
-        report["opencv_tvl1"] = False
-    return report
-
-
-def in_colab() -> bool:
-    return "COLAB_RELEASE_TAG" in os.environ or "COLAB_GPU" in os.environ
-
-
-class Stopwatch:
-    """Named wall-clock timings for the ``timings_s`` block of the results JSON."""
-
-    def __init__(self) -> None:
-        self._start = time.perf_counter()
-        self.timings: dict[str, float] = {}
-
-    def lap(self, name: str, since: float) -> float:
-        self.timings[name] = round(time.perf_counter() - since, 3)
-        return self.timings[name]
-
-    def total(self) -> dict[str, float]:
-        return {**self.timings, "total": round(time.perf_counter() - self._start, 3)}
-
-
-def save_results(cfg: Config, notebook: str, metrics: Mapping[str, Mapping[str, Any]],
-                 timings_s: Mapping[str, float], extra: Mapping[str, Any] | None = None) -> Path:
-    """Write ``results/<notebook>.json`` in the one shape every notebook uses."""
-    for name, values in metrics.items():
-        for key, value in values.items():
-            if key.endswith("accuracy") and not 0.0 <= float(value) <= 1.0:
-                raise ValueError(f"metrics[{name!r}][{key!r}]={value} is not a fraction in [0, 1]")
-    payload = {"notebook": notebook, "profile": cfg.profile, "dataset": cfg.dataset_name,
-               "seed": cfg.seed, "metrics": _plain(metrics), "timings_s": _plain(timings_s),
-               "extra": _plain(extra or {})}
-    cfg.results_dir.mkdir(parents=True, exist_ok=True)
-    path = cfg.results_dir / f"{notebook}.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
-    tmp.replace(path)
-    return path
-
-
-def load_results(path: str | Path) -> dict[str, Any]:
-    data = json.loads(Path(path).read_text())
-    missing = {"notebook", "profile", "dataset", "seed", "metrics", "timings_s", "extra"} - set(data)
-    if missing:
-        raise ValueError(f"{path}: results JSON lacks {sorted(missing)}")
-    return data
-
-
-def _plain(value: Any) -> Any:
-    """Convert NumPy scalars and containers to JSON types."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    return value

@@ -1,21 +1,22 @@
 """Dataset manifests: the one contract through which every dataset enters the course.
 
-A manifest is a CSV beside the videos with one row per clip and the columns
-:data:`MANIFEST_COLUMNS` (paths relative to the manifest's folder). The synthetic
-generator, the class-folder scanner and the public-dataset builders all write it.
+A manifest is a CSV with one row per clip and the columns :data:`MANIFEST_COLUMNS`; its
+``path`` column is relative to the manifest's own folder (``../`` where the videos live
+elsewhere). The synthetic generator, the class-folder scanner and the public-dataset builders
+all write it.
 """
 from __future__ import annotations
 
-import dataclasses
-import hashlib
+import os
+import re
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 import pandas as pd
 
-from .config import Config
-from .video import VideoError, parallel_map, probe_video
+from .jobs import CourseError, Failure, atomic_path, parallel_map, sha256_file
+from .video import VideoError, probe_video
 
 MANIFEST_NAME = "manifest.csv"
 MANIFEST_COLUMNS = ["path", "label", "subject", "split", "frames", "fps", "width", "height", "sha256"]
@@ -23,27 +24,9 @@ SPLITS = ("train", "val", "test")
 VIDEO_SUFFIXES = {".avi", ".mp4", ".mkv", ".mov", ".webm", ".mpg", ".mpeg", ".m4v", ".wmv"}
 
 
-class DatasetError(Exception):
+class DatasetError(CourseError):
     """A dataset folder or manifest cannot be used; the message says what to do."""
 
-
-@dataclasses.dataclass(frozen=True)
-class Failure:
-    """One input that could not be processed, and why."""
-
-    path: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.reason}"
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def describe_video(args: tuple[Path, Path]) -> dict | Failure:
@@ -59,14 +42,25 @@ def describe_video(args: tuple[Path, Path]) -> dict | Failure:
 
 
 def find_class_videos(root: Path) -> list[Path]:
-    """Every file one level below a class sub-folder of ``root`` (hidden files skipped)."""
+    """Every video file (by suffix, :data:`VIDEO_SUFFIXES`) under a class sub-folder of ``root``.
+
+    Hidden files are skipped, and so is a linked folder that leads back into ``root`` (it would
+    make a class of duplicates); images, ground-truth ``.npz`` and other files are not videos.
+    """
+    root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"{root}: not a folder; expected a folder with one sub-folder per class")
-    classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    real_root = root.resolve()
+    classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")
+                     and not (p.is_symlink() and _inside(p.resolve(), real_root)))
     if not classes:
         raise DatasetError(f"{root}: has no class sub-folders (expected <root>/<class>/<video>)")
     return [f for c in classes for f in sorted(c.rglob("*")) if f.is_file() and not f.name.startswith(".")
-            and f.name != MANIFEST_NAME]
+            and f.suffix.lower() in VIDEO_SUFFIXES]
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents or path in root.parents
 
 
 def scan_class_folder(root: str | Path, workers: int = 2, seed: int = 0,
@@ -105,8 +99,6 @@ _SUBJECT_PATTERNS = (r"(?:^|[_\-])(?:p|person|subject|s|g)(\d+)(?=[_\-.]|$)", r"
 
 def subject_from_name(stem: str) -> str:
     """The performer's id if the file name carries one, else the file name itself."""
-    import re
-
     for pattern in _SUBJECT_PATTERNS:
         match = re.search(pattern, stem, flags=re.IGNORECASE)
         if match:
@@ -131,16 +123,24 @@ def assign_subject_splits(subjects: Iterable[str], fractions: tuple[float, float
 
 
 def write_manifest(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write a manifest atomically; columns in the contract order first."""
+    """Write a manifest atomically; columns in the contract order first.
+
+    When ``frame.attrs["root"]`` (where its paths point from) is not the manifest's folder,
+    the paths are rewritten relative to the manifest's folder, so the file works wherever
+    it is written.
+    """
     path = Path(path)
     missing = [c for c in MANIFEST_COLUMNS if c not in frame.columns]
     if missing:
         raise DatasetError(f"{path}: manifest lacks columns {missing}")
     extra = [c for c in frame.columns if c not in MANIFEST_COLUMNS]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    frame[MANIFEST_COLUMNS + extra].to_csv(tmp, index=False)
-    tmp.replace(path)
+    out = frame[MANIFEST_COLUMNS + extra]
+    root = frame.attrs.get("root")
+    if root is not None and Path(root).resolve() != path.parent.resolve():
+        out = out.assign(path=[Path(os.path.relpath(Path(root).resolve() / p, path.parent.resolve())).as_posix()
+                               for p in out["path"]])
+    with atomic_path(path) as tmp:
+        out.to_csv(tmp, index=False)
     return path
 
 
@@ -174,30 +174,3 @@ def video_paths(frame: pd.DataFrame) -> list[Path]:
 
 def class_names(frame: pd.DataFrame) -> list[str]:
     return sorted(frame["label"].unique())
-
-
-def prepare_dataset(cfg: Config, workers: int = 2, progress: bool = True) -> pd.DataFrame:
-    """Make sure the dataset of ``cfg`` is on disk with a manifest and return the manifest."""
-    root = cfg.dataset_root
-    if cfg.is_synthetic:
-        from .synthetic import generate_dataset
-
-        if not (root / MANIFEST_NAME).is_file():
-            generate_dataset(root, cfg.synthetic, seed=cfg.seed, workers=workers, progress=progress)
-        return load_manifest(root)
-    if cfg.dataset in ("hmdb51", "ucf101", "utd_mhad", "kth"):
-        from .public_datasets import prepare_public_dataset
-
-        return prepare_public_dataset(cfg.dataset, cfg.data_dir, progress=progress)
-    if (root / MANIFEST_NAME).is_file():
-        return load_manifest(root)
-    # A user's folder may be read-only: its scanned manifest lives under artifacts_dir.
-    manifest = cfg.artifacts_dir / "manifests" / f"{cfg.dataset_name}.csv"
-    if not manifest.is_file():
-        frame, failures = scan_class_folder(root, workers=workers, seed=cfg.seed, progress=progress)
-        for failure in failures:
-            print(f"skipped {failure}")
-        if frame.empty:
-            raise DatasetError(f"{root}: no readable video in any class sub-folder")
-        write_manifest(frame, manifest)
-    return load_manifest(manifest, root=root)

@@ -5,33 +5,26 @@ frame: channel 0 is the horizontal displacement ``dx`` (positive: to the right),
 vertical ``dy`` (positive: *downwards*, as image rows grow down). Pixel ``(y, x)`` of frame ``t``
 is found at ``(y + dy, x + dx)`` in frame ``t+1``. A clip of ``T`` frames has ``T-1`` fields.
 
-The cache stores each video's fields as one uint8 ``.npy`` of shape ``(T-1, H, W, 2)``,
-quantised as in TSN/MMAction2 (clip to +-20 px, map linearly to 0..255): four times smaller
-than float32, and the temporal stream reads it directly.
+:func:`quantize` turns fields into uint8 (clip to +-20 px, map linearly to 0..255, as the
+TSN/MMAction2 flow images do): four times smaller than float32. The flow cache (``cache``)
+stores them; probe features computed from flow are in ``features``.
 """
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
-import json
-import os
 import time
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 import cv2
 import numpy as np
-import pandas as pd
-from tqdm.auto import tqdm
 
 from . import video
-from .config import Config, ConfigError
-from .datasets import Failure, load_manifest
+from .config import ConfigError
 
 METHODS = ("farneback", "tvl1")
 BOUND = 20.0
-CACHE_META = "flow_cache.json"
 
 FARNEBACK_PARAMS = dict(pyr_scale=0.5, levels=3, winsize=15, iterations=3, poly_n=5, poly_sigma=1.2, flags=0)
 """MMAction2's Farneback settings (its flow-extraction tool); :func:`farneback` explains each one."""
@@ -167,11 +160,6 @@ def to_gray(frames: np.ndarray, size: int | None = None) -> np.ndarray:
 _LUMA_FIRST = frozenset({"I420", "YV12", "Y42B", "444P", "Y41B", "YUV9", "440P", "NV12", "NV21", "Y800"})
 
 
-def _fourcc(value: float) -> str:
-    code = int(value)
-    return "".join(chr((code >> 8 * i) & 0xFF) for i in range(4))
-
-
 @contextlib.contextmanager
 def _opencv_log(level: int) -> Iterator[None]:
     previous = cv2.utils.logging.getLogLevel()
@@ -182,40 +170,46 @@ def _opencv_log(level: int) -> Iterator[None]:
         cv2.utils.logging.setLogLevel(previous)
 
 
-def read_gray_video(path: str | Path, size: int | None = None) -> np.ndarray:
-    """All frames of ``path`` as gray uint8 ``(T, size, size)`` (native size when ``size`` is None).
+def iter_gray_frames(path: str | Path, size: int | None = None) -> Iterator[np.ndarray]:
+    """Yield the frames of ``path`` one at a time as gray uint8 ``(size, size)`` (native size when
+    ``size`` is None), so a long video never has to fit in memory.
 
     Decodes at reduced cost: one decoder thread (the process pool provides the parallelism),
     and for the usual YUV codecs the decoder's luma plane is taken as the gray image, skipping
     the YUV -> BGR -> gray conversions. Luma may differ from ``cv2.COLOR_RGB2GRAY`` by a
     brightness gain and offset (limited-range video), which Farneback's polynomial fit ignores.
-    Errors are :class:`course_utils.video.VideoError` naming the file and the problem.
+    Errors are :class:`course_utils.video.VideoError` naming the file and the problem; a
+    truncated file raises after its last readable frame.
     """
     path = Path(path)
     with _opencv_log(cv2.utils.logging.LOG_LEVEL_ERROR):  # raw-plane mode warns on every frame
         capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, 1])
-        if not capture.isOpened():
-            # The named errors of `video` (missing, empty, folder, not a video), or a file that
-            # only another OpenCV backend can read.
-            return to_gray(video.read_video(path, gray=True), size)
-        if _fourcc(capture.get(cv2.CAP_PROP_CODEC_PIXEL_FORMAT)) in _LUMA_FIRST:
+    if not capture.isOpened():
+        # The named errors of `video` (missing, empty, folder, not a video), or a file that
+        # only another OpenCV backend can read.
+        for frame in video.iter_frames(path, gray=True):
+            yield resize_gray(frame, size)
+        return
+    count = 0
+    try:
+        if video.fourcc_text(capture.get(cv2.CAP_PROP_CODEC_PIXEL_FORMAT)) in _LUMA_FIRST:
             capture.set(cv2.CAP_PROP_CONVERT_RGB, 0)  # frames come back as the 2-D luma plane
         header_frames = max(0, int(capture.get(cv2.CAP_PROP_FRAME_COUNT)))
-        frames = []
-        try:
-            while True:
+        while True:
+            with _opencv_log(cv2.utils.logging.LOG_LEVEL_ERROR):
                 ok, frame = capture.read()
-                if not ok:
-                    break
-                gray = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-                frames.append(resize_gray(gray, size))
-        finally:
-            capture.release()
-    # The completeness rule of video.iter_frames: headers may overstate the count by 5 %.
-    if not frames or header_frames - len(frames) > max(2, 0.05 * header_frames):
-        raise video.VideoTruncatedError(path, f"only {len(frames)} of the {header_frames} frames in the header "
-                                        "could be decoded (truncated or corrupt file)")
-    return np.stack(frames)
+            if not ok:
+                break
+            count += 1
+            yield resize_gray(frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), size)
+    finally:
+        capture.release()
+    video.check_complete(path, count, header_frames)
+
+
+def read_gray_video(path: str | Path, size: int | None = None) -> np.ndarray:
+    """All frames of ``path`` as one gray uint8 array ``(T, size, size)`` (see :func:`iter_gray_frames`)."""
+    return np.stack(list(iter_gray_frames(path, size)))
 
 
 def compute_flow(frames: np.ndarray, method: str = "farneback", size: int | None = None,
@@ -372,270 +366,3 @@ def endpoint_error(flow: np.ndarray, truth: np.ndarray, margin: int = 0, statist
     inner = (slice(margin, flow.shape[-3] - margin), slice(margin, flow.shape[-2] - margin))
     errors = magnitude(flow[..., inner[0], inner[1], :] - truth[..., inner[0], inner[1], :])
     return float(np.mean(errors) if statistic == "mean" else np.median(errors))
-
-
-# --------------------------------------------------------------------------- features
-
-NOISE_FLOOR = 2.0
-"""Motion below this many times a field's median speed counts as noise (see :func:`foreground_flow`)."""
-
-
-def _as_pixels(flow: np.ndarray, bound: float) -> np.ndarray:
-    flow = np.asarray(flow)
-    return dequantize(flow, bound) if flow.dtype == np.uint8 else flow.astype(np.float32, copy=False)
-
-
-def foreground_flow(flow: np.ndarray, floor: float = NOISE_FLOOR, bound: float = BOUND) -> np.ndarray:
-    """The motion of what moves in the scene: ``(T-1, H, W, 2)`` float32.
-
-    Per field, the median vector (the camera's shake: most pixels are background) is
-    subtracted, then each vector is shortened by ``floor`` times the field's median speed,
-    so sensor noise and static texture fall to zero and real motion stays. uint8 flow from
-    the cache is dequantised first.
-    """
-    flow = _as_pixels(flow, bound)
-    if flow.ndim != 4 or flow.shape[-1] != 2 or len(flow) == 0:
-        raise ValueError(f"flow must be (T-1, H, W, 2) with T-1 >= 1, got shape {flow.shape}")
-    every_other = (slice(None), slice(None, None, 2), slice(None, None, 2))  # medians from 1/4 of the pixels
-    moving = flow - np.median(flow[every_other], axis=(1, 2), keepdims=True)
-    speed = magnitude(moving)
-    noise = floor * np.median(speed[every_other], axis=(1, 2), keepdims=True)
-    return moving * (np.maximum(speed - noise, 0.0) / (speed + 1e-6))[..., None]
-
-
-def motion_box(energy: np.ndarray, cells: int, lo: float = 0.1, hi: float = 0.9) -> tuple[slice, slice]:
-    """Rows and columns holding the central 80 % of the motion energy, padded by 15 %."""
-    spans = []
-    for axis, length in ((1, energy.shape[0]), (0, energy.shape[1])):
-        mass = np.cumsum(energy.sum(axis))
-        first, last = np.searchsorted(mass, [lo * mass[-1], hi * mass[-1]]) if mass[-1] > 0 else (0, length - 1)
-        pad = 0.15 * (last - first) + 1
-        start = int(max(0, first - pad))
-        spans.append(slice(start, int(min(length, max(last + 1 + pad, start + cells)))))
-    return spans[0], spans[1]
-
-
-def flow_features(flow: np.ndarray, segments: int = 4, bins: int = 6, grid: int = 3,
-                  bound: float = BOUND) -> np.ndarray:
-    """A fixed-length motion descriptor of one clip's flow ``(T-1, H, W, 2)`` for quick probes.
-
-    On the :func:`foreground_flow` inside the box where the clip's motion happens (so the
-    person's position and size matter little), for each of ``segments`` equal spans of time
-    (order matters: sitting down is standing up reversed):
-
-    - a histogram of flow directions in ``bins`` bins, weighted by speed (HOF), with left
-      and right folded together (``|dx|``) so a person facing either way looks the same;
-    - a ``grid x grid`` map of mean ``|dx|``, ``dy`` and speed (where, and which way);
-    - the log of the mean speed (how much).
-
-    Then, over the whole clip, the spectrum of the mean horizontal and vertical motion
-    (6 lowest frequencies: waving oscillates, raising a hand does not) and the box's size.
-    """
-    moving = foreground_flow(flow, bound=bound)
-    speed = magnitude(moving)
-    rows, cols = motion_box(speed.sum(axis=0), grid)
-    moving, speed = moving[:, rows, cols], speed[:, rows, cols]
-    direction = np.arctan2(moving[..., 1], np.abs(moving[..., 0]))  # -pi/2 (up) .. pi/2 (down)
-    which = np.clip(((direction + np.pi / 2) / np.pi * bins).astype(int), 0, bins - 1)
-    maps = np.concatenate([np.abs(moving[..., :1]), moving[..., 1:], speed[..., None]], axis=-1)
-    # Everything is relative to the clip's mean speed: the amount of motion stays comparable
-    # between spans, and a still span gives small values instead of amplified noise.
-    scale = speed.mean() + 1e-3
-    edges = np.linspace(0, len(speed), segments + 1)
-    parts = []
-    for start, stop in zip(edges[:-1], edges[1:]):
-        span = slice(min(int(start), len(speed) - 1), max(int(np.ceil(stop)), int(start) + 1))
-        weights = speed[span]
-        parts.append(np.bincount(which[span].ravel(), weights=weights.ravel(), minlength=bins) / (weights.size * scale))
-        parts.append(cv2.resize(maps[span].mean(axis=0), (grid, grid), interpolation=cv2.INTER_AREA).ravel() / scale)
-        parts.append([np.log1p(100 * weights.mean())])
-    for component in (0, 1):
-        series = moving[..., component].mean(axis=(1, 2)) / scale
-        spectrum = np.abs(np.fft.rfft(series - series.mean()))[1:7] / len(series)
-        parts.append(np.pad(spectrum, (0, 6 - len(spectrum))))
-    parts.append([(rows.stop - rows.start) / flow.shape[1], (cols.stop - cols.start) / flow.shape[2]])
-    return np.concatenate(parts).astype(np.float32)
-
-
-CURVES = ("dx", "dy", "speed")
-
-
-def motion_curves(flow: np.ndarray, points: int = 32, bound: float = BOUND) -> dict[str, np.ndarray]:
-    """How what moves in a clip moves over time, resampled to ``points`` over normalised time 0..1.
-
-    Per field of the :func:`foreground_flow`: ``"dx"`` / ``"dy"`` is the mean horizontal /
-    vertical displacement of the moving pixels, weighted by their speed (positive: right /
-    down); ``"speed"`` is the mean speed over the whole frame (how much moves). Clips of any
-    length become comparable curves.
-    """
-    moving = foreground_flow(flow, bound=bound)
-    speed = magnitude(moving)
-    total = speed.sum(axis=(1, 2)) + 1e-6
-    means = {"dx": (moving[..., 0] * speed).sum(axis=(1, 2)) / total,
-             "dy": (moving[..., 1] * speed).sum(axis=(1, 2)) / total, "speed": speed.mean(axis=(1, 2))}
-    grid = np.linspace(0, 1, points)
-    return {what: np.interp(grid, np.linspace(0, 1, len(mean)), mean).astype(np.float32)
-            for what, mean in means.items()}
-
-
-def motion_curve(flow: np.ndarray, points: int = 32, what: str = "dy", bound: float = BOUND) -> np.ndarray:
-    """One of :func:`motion_curves`: ``what`` is ``"dx"``, ``"dy"`` or ``"speed"``."""
-    if what not in CURVES:
-        raise ValueError(f"what={what!r} is not supported; allowed: {', '.join(CURVES)}")
-    return motion_curves(flow, points, bound)[what]
-
-
-# --------------------------------------------------------------------------- the cache
-
-
-@dataclasses.dataclass
-class FlowSummary:
-    """What one :func:`extract_flow_cache` run did.
-
-    ``paths`` has one entry per manifest row, in order: its cache file, or None if it failed.
-    """
-
-    out_dir: Path
-    paths: list[Path | None]
-    done: int
-    skipped: int
-    failures: list[Failure]
-    fields: int
-    seconds: float
-
-    @property
-    def fields_per_s(self) -> float:
-        """Fields computed per second of wall time in this run (0 when nothing was computed)."""
-        return self.fields / self.seconds if self.fields and self.seconds > 0 else 0.0
-
-    def __str__(self) -> str:
-        return (f"{self.done} videos computed ({self.fields} fields, {self.fields_per_s:.0f} fields/s), "
-                f"{self.skipped} already complete, {len(self.failures)} failed -> {self.out_dir}")
-
-
-def flow_cache_dir(cfg: Config, size: int | None = None, method: str = "farneback") -> Path:
-    """Where the notebooks keep the flow cache of ``cfg``'s dataset for ``size`` and ``method``."""
-    return cfg.cache_dir / f"flow-{method}-{size or 'native'}"
-
-
-def flow_file(cache_dir: str | Path, rel_path: str, sha256: str | None) -> Path:
-    """Cache file of a video: its manifest path mirrored under ``cache_dir``, plus the first 12
-    digits of its checksum (a regenerated video never reuses stale flow) and ``.npy``."""
-    parts = [p for p in Path(rel_path).parts if p not in ("..", ".", "/")]
-    digest = sha256[:12] if isinstance(sha256, str) and sha256 else "nosha"
-    return Path(cache_dir).joinpath(*parts[:-1], f"{parts[-1]}-{digest}.npy")
-
-
-def load_flow(path: str | Path, dequantize_to_pixels: bool = True, bound: float = BOUND) -> np.ndarray:
-    """One cached flow ``(T-1, H, W, 2)``: float32 pixels, or the stored uint8 codes."""
-    path = Path(path)
-    if not path.is_file():
-        raise video.CacheError(path, "no cached flow here; build it with notebook 03_optical_flow or "
-                               "`python -m course_utils flow MANIFEST OUT`")
-    try:
-        codes = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise video.CacheError(path, f"unreadable flow file ({error}); delete it and rebuild") from error
-    if codes.ndim != 4 or codes.shape[-1] != 2 or codes.dtype != np.uint8:
-        raise video.CacheError(path, f"expected (T-1, H, W, 2) uint8 flow, found {codes.dtype} {codes.shape}")
-    return dequantize(codes, bound) if dequantize_to_pixels else codes
-
-
-@dataclasses.dataclass(frozen=True)
-class _Job:
-    source: Path
-    target: Path
-    rel_path: str
-    size: int | None
-    method: str
-
-
-def _extract_one(job: _Job) -> int | Failure:
-    """Decode, resize, flow, quantise and write one video: its field count, or why it failed."""
-    cv2.setNumThreads(1)  # one process per core: OpenCV's own threads would only compete
-    try:
-        gray = read_gray_video(job.source, job.size)
-        if len(gray) < 2:
-            return Failure(job.rel_path, f"has {len(gray)} frame; optical flow needs at least 2")
-        flow_of = flow_function(job.method)
-        codes = np.empty((len(gray) - 1,) + gray.shape[1:] + (2,), np.uint8)
-        for index in range(len(codes)):
-            codes[index] = quantize(flow_of(gray[index], gray[index + 1]))
-        video.save_npy_atomic(job.target, codes)
-    except (video.VideoError, cv2.error) as error:
-        return Failure(job.rel_path, getattr(error, "problem", f"{type(error).__name__}: {error}"))
-    return len(codes)
-
-
-def _as_manifest(manifest: str | Path | pd.DataFrame) -> pd.DataFrame:
-    if isinstance(manifest, pd.DataFrame):
-        if "root" not in manifest.attrs:
-            raise FlowError("the manifest DataFrame does not say where its videos are: read it with "
-                            "datasets.load_manifest or set manifest.attrs['root'] to their folder")
-        return manifest
-    return load_manifest(manifest)
-
-
-def _check_cache_settings(out_dir: Path, settings: dict) -> None:
-    """Refuse to mix flow computed with other settings into one cache folder."""
-    meta = out_dir / CACHE_META
-    if meta.is_file():
-        found = json.loads(meta.read_text())
-        differ = [k for k in settings if found.get(k) != settings[k]]
-        if differ:
-            raise FlowError(f"{out_dir} holds flow computed with " + ", ".join(f"{k}={found.get(k)!r}" for k in differ)
-                            + ", not " + ", ".join(f"{k}={settings[k]!r}" for k in differ)
-                            + "; choose another folder or delete this one")
-        return
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = meta.with_name(f".{meta.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({**settings, "layout": "uint8 (T-1, H, W, 2), channels dx, dy; pixels = "
-                                                     "code * 2 * bound / 255 - bound"}, indent=2) + "\n")
-    tmp.replace(meta)
-
-
-def _remove_stale_temps(out_dir: Path) -> None:
-    """Delete temporary files left by writers that no longer run (a killed run)."""
-    for tmp in out_dir.rglob(".*.tmp"):
-        pid = tmp.name.rsplit(".", 2)[-2]
-        if pid.isdigit() and not video.process_alive(int(pid)):
-            tmp.unlink(missing_ok=True)
-
-
-def extract_flow_cache(manifest: str | Path | pd.DataFrame, out_dir: str | Path, size: int | None = None,
-                       method: str = "farneback", workers: int = 2, progress: bool = True) -> FlowSummary:
-    """Compute the flow of every video of ``manifest`` into ``out_dir``, resumably and in parallel.
-
-    ``manifest``: a manifest CSV, its folder, or a DataFrame from ``datasets.load_manifest``.
-    Each video becomes one uint8 ``.npy`` (see :func:`flow_file` and :func:`quantize`) written
-    atomically, so a killed run leaves only whole files; a re-run skips them and computes the
-    rest. A video that cannot be decoded is listed in ``failures`` (manifest path and reason)
-    and the others are still computed. ``size`` resizes frames to ``size x size`` first (None:
-    native size); ``workers`` processes share the work, longest videos first.
-    """
-    if size is not None and (isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 8):
-        raise FlowError(f"size={size!r} must be None or an integer >= 8 (pixels)")
-    flow_function(method)  # checks the method (and TV-L1's availability) before any work
-    frame = _as_manifest(manifest)
-    root, out_dir = Path(frame.attrs["root"]), Path(out_dir)
-    size = None if size is None else int(size)
-    _check_cache_settings(out_dir, {"method": method, "size": size, "bound": BOUND,
-                                    "params": FARNEBACK_PARAMS if method == "farneback" else {}})
-    _remove_stale_temps(out_dir)
-    start = time.perf_counter()
-    rel_paths = frame["path"].astype(str).tolist()
-    paths: list[Path | None] = [flow_file(out_dir, rel, sha) for rel, sha in zip(rel_paths, frame["sha256"])]
-    cost = frame[["frames", "width", "height"]].apply(pd.to_numeric, errors="coerce").fillna(0).prod(axis=1)
-    jobs = {i: _Job(root / rel_paths[i], paths[i], rel_paths[i], size, method)
-            for i in np.argsort(-cost.to_numpy(), kind="stable")
-            if not video.npy_is_complete(paths[i], (None, size, size, 2))}
-    failures, fields = {}, 0
-    with tqdm(total=len(jobs), disable=not progress or not jobs, desc=f"{method} flow", unit="video") as bar:
-        for i, result in video.run_jobs(_extract_one, jobs, workers):
-            if isinstance(result, Failure):
-                failures[i], paths[i] = result, None
-            else:
-                fields += result
-            bar.update()
-    return FlowSummary(out_dir, paths, len(jobs) - len(failures), len(frame) - len(jobs),
-                       [failures[i] for i in sorted(failures)], fields, time.perf_counter() - start)

@@ -36,9 +36,9 @@ import numpy as np
 import pandas as pd
 
 from .config import ConfigError, SyntheticSpec
-from .datasets import (MANIFEST_COLUMNS, MANIFEST_NAME, SPLITS, DatasetError, load_manifest,
-                       sha256_file, write_manifest)
-from .video import parallel_map, process_alive, write_video
+from .datasets import MANIFEST_COLUMNS, MANIFEST_NAME, SPLITS, DatasetError, load_manifest, write_manifest
+from .jobs import atomic_write_bytes, atomic_write_text, parallel_map, process_alive, sha256_file
+from .video import write_video
 
 GENERATOR_VERSION = "course-synthetic-humans/1.0"
 CARD_NAME = "dataset_card.json"
@@ -983,7 +983,7 @@ def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
             info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, member.getvalue())
-    path.write_bytes(buffer.getvalue())
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def save_ground_truth(path: str | Path, clip: Clip) -> None:
@@ -1136,7 +1136,7 @@ def generate_dataset(out_dir: str | Path, spec: SyntheticSpec, seed: int, worker
         extra = [c for c in manifest.columns if c not in MANIFEST_COLUMNS]
         manifest = manifest[MANIFEST_COLUMNS + extra]
         card = dataset_card(spec, seed, manifest)
-        (tmp / CARD_NAME).write_text(json.dumps(card, indent=2) + "\n")
+        atomic_write_text(tmp / CARD_NAME, json.dumps(card, indent=2) + "\n")
         write_manifest(manifest, tmp / MANIFEST_NAME)
         if out_dir.exists():  # empty, or replaced on purpose: move it aside, then swap
             old = out_dir.parent / f".{out_dir.name}.partial-{os.getpid()}-old"

@@ -11,31 +11,23 @@ Three layers, in the order data flows:
 * sampling: functions that turn a frame count into frame indices (:func:`uniform_indices`,
   :func:`random_span_indices`, :func:`segment_indices`, :func:`sliding_windows`) and
   resize/crop helpers;
-* the frame cache: :func:`cache_clips` decodes every clip of a manifest once into
-  ``<cache_dir>/<clips-...>/<video path>-<sha256>.npy`` (one ``(T, H, W, 3)`` uint8 RGB array
-  per video, written atomically); :func:`load_cached` reads one back.
+* the registry of sampling strategies, :data:`SAMPLERS`, behind :func:`sample_indices`.
+
+The frame cache that stores decoded clips is in ``cache``.
 """
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing
-import os
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import cv2
 import numpy as np
-from tqdm.auto import tqdm
 
-if TYPE_CHECKING:
-    import pandas as pd
-
-    from .datasets import Failure
+from .jobs import atomic_path
 
 Size = int | tuple[int, int]
-SAMPLINGS = ("uniform", "segments", "all")
 FITS = ("crop", "stretch")
 
 
@@ -138,8 +130,9 @@ def _open(path: str | Path, threads: int | None = None) -> cv2.VideoCapture:
     return capture
 
 
-def _fourcc(capture: cv2.VideoCapture) -> str:
-    code = int(capture.get(cv2.CAP_PROP_FOURCC))
+def fourcc_text(code: float) -> str:
+    """The four characters of an OpenCV FourCC property value ("" when it is not printable)."""
+    code = int(code)
     text = code.to_bytes(4, "little").decode("latin-1") if 0 < code < 2**32 else ""
     return text.strip() if text.isprintable() else ""
 
@@ -156,7 +149,7 @@ class _Decoder:
         self.capture = _open(path, threads)
         self.header_frames = max(0, int(self.capture.get(cv2.CAP_PROP_FRAME_COUNT)))
         self.header_fps = _plausible_fps(self.capture.get(cv2.CAP_PROP_FPS) or 0.0)
-        self.codec = _fourcc(self.capture)
+        self.codec = fourcc_text(self.capture.get(cv2.CAP_PROP_FOURCC))
         self.count = 0
         self.stamps_ms: list[float] = []
 
@@ -198,12 +191,17 @@ class _Decoder:
 
     def check_complete(self) -> None:
         """Call at the end of the stream: too few frames compared with the header means truncation."""
-        if self.count == 0:
-            raise VideoTruncatedError(self.path, "no frame could be decoded (truncated or corrupt stream)")
-        # Containers without a frame count in the header report an estimate: allow 5 % slack.
-        if self.header_frames - self.count > max(2, 0.05 * self.header_frames):
-            raise VideoTruncatedError(self.path, f"only {self.count} of the {self.header_frames} frames in "
-                                      "the header could be decoded (truncated file)")
+        check_complete(self.path, self.count, self.header_frames)
+
+
+def check_complete(path: str | Path, decoded: int, header_frames: int) -> None:
+    """Raise :class:`VideoTruncatedError` when a whole decode found no frame, or clearly fewer
+    frames than the header announces (containers without a count report an estimate: 5 % slack)."""
+    if decoded == 0:
+        raise VideoTruncatedError(path, "no frame could be decoded (truncated or corrupt stream)")
+    if header_frames - decoded > max(2, 0.05 * header_frames):
+        raise VideoTruncatedError(path, f"only {decoded} of the {header_frames} frames in the header "
+                                  "could be decoded (truncated file)")
 
 
 def iter_frames(path: str | Path, gray: bool = False) -> Iterator[np.ndarray]:
@@ -244,18 +242,16 @@ def write_video(path: str | Path, frames: np.ndarray, fps: float, fourcc: str | 
     code = fourcc or {".mp4": "mp4v", ".avi": "MJPG"}.get(path.suffix.lower())
     if code is None:
         raise ValueError(f"{path}: unsupported suffix {path.suffix!r}; use .mp4 or .avi")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
     height, width = frames.shape[1:3]
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*code), float(fps), (width, height))
-    if not writer.isOpened():
-        raise VideoError(path, f"OpenCV cannot write codec {code!r}")
-    try:
-        for frame in frames:
-            writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-    finally:
-        writer.release()
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*code), float(fps), (width, height))
+        if not writer.isOpened():
+            raise VideoError(path, f"OpenCV cannot write codec {code!r}")
+        try:
+            for frame in frames:
+                writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+        finally:
+            writer.release()
     return path
 
 
@@ -317,6 +313,56 @@ def sliding_windows(num_frames: int, window: int, stride: int) -> np.ndarray:
     _check_counts(num_frames, window=window, stride=stride)
     starts = np.arange(0, max(num_frames - window, 0) + 1, stride)
     return np.minimum(starts[:, None] + np.arange(window)[None, :], num_frames - 1).astype(np.int64)
+
+
+# --- the registry of sampling strategies ---------------------------------------------------
+# A strategy maps (num_frames, n, training, rng) to n indices. Add one with @register_sampler;
+# every place that samples by name (the frame cache, the input pipeline) looks it up here.
+
+Sampler = Callable[[int, int, bool, "np.random.Generator | int | None"], np.ndarray]
+SAMPLERS: dict[str, Sampler] = {}
+
+
+def register_sampler(name: str) -> Callable[[Sampler], Sampler]:
+    def add(function: Sampler) -> Sampler:
+        if name in SAMPLERS:
+            raise ValueError(f"a sampling strategy named {name!r} is already registered")
+        SAMPLERS[name] = function
+        return function
+    return add
+
+
+def sample_indices(strategy: str, num_frames: int, n: int | None, training: bool = False,
+                   rng: np.random.Generator | int | None = None) -> np.ndarray:
+    """Indices of ``n`` frames of a ``num_frames`` clip by the registered ``strategy``."""
+    if strategy not in SAMPLERS:
+        raise ValueError(f"sampling={strategy!r} is not a registered strategy; allowed: {', '.join(SAMPLERS)}")
+    return SAMPLERS[strategy](num_frames, n, training, rng)
+
+
+@register_sampler("uniform")
+def _uniform(num_frames, n, training, rng):
+    return uniform_indices(num_frames, n)
+
+
+@register_sampler("segments")
+def _segments(num_frames, n, training, rng):
+    return segment_indices(num_frames, n, training, rng)
+
+
+@register_sampler("random_span")
+def _random_span(num_frames, n, training, rng):
+    """A random span in training; the centred span at test time."""
+    if training:
+        return random_span_indices(num_frames, n, rng)
+    start = max(0, (num_frames - n) // 2)
+    return np.minimum(start + np.arange(n), num_frames - 1).astype(np.int64)
+
+
+@register_sampler("all")
+def _all(num_frames, n, training, rng):
+    _check_counts(num_frames)
+    return np.arange(num_frames, dtype=np.int64)
 
 
 # --- resize and crop ----------------------------------------------------------------------
@@ -439,184 +485,6 @@ def load_clip(path: str | Path, indices: Sequence[int] | np.ndarray | None = Non
                                          f"requested (needs at least {last + 1} frames)")
     order = sorted(frames) if wanted is None else wanted.tolist()
     return np.stack([frames[i] for i in order])
-
-
-# --- frame cache ------------------------------------------------------------------------------
-
-def _cache_indices(sampling: str, num_frames: int, n: int | None) -> np.ndarray:
-    if sampling == "all":
-        return np.arange(num_frames, dtype=np.int64)
-    if sampling == "uniform":
-        return uniform_indices(num_frames, n)
-    return segment_indices(num_frames, n, training=False)
-
-
-def cache_path(cache_dir: str | Path, video: str, sha256: str | None, num_frames: int | None, size: Size,
-               sampling: str = "uniform", fit: str = "crop") -> Path:
-    """Where :func:`cache_clips` keeps one clip: keyed by the manifest path, the file's
-    checksum (a changed video is decoded again), the sampling and the size."""
-    _choice("sampling", sampling, SAMPLINGS)
-    _choice("fit", fit, FITS)
-    if sampling != "all" and not (isinstance(num_frames, (int, np.integer)) and num_frames >= 1):
-        raise ValueError(f"sampling={sampling!r} needs num_frames >= 1, got {num_frames!r}")
-    height, width = _hw(size)
-    frames = "all" if sampling == "all" else f"t{num_frames}"
-    folder = Path(cache_dir) / f"clips-{sampling}-{frames}-{height}x{width}-{fit}"
-    parts = [p for p in Path(video).parts if p not in ("..", ".", "/")]
-    digest = str(sha256)[:12] if isinstance(sha256, str) and sha256 else "nosha"
-    return folder.joinpath(*parts[:-1], f"{parts[-1]}-{digest}.npy")
-
-
-_NPY_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0,
-                       (2, 0): np.lib.format.read_array_header_2_0}
-
-
-def npy_is_complete(path: Path, shape: tuple[int | None, ...]) -> bool:
-    """True when ``path`` holds a whole C-ordered uint8 array of ``shape`` (reads the header only;
-    None in ``shape`` matches any length, e.g. the frame axis of a variable-length array)."""
-    try:
-        with open(path, "rb") as handle:
-            version = np.lib.format.read_magic(handle)
-            read_header = _NPY_HEADER_READERS.get(version)
-            if read_header is None:
-                return False
-            found, fortran, dtype = read_header(handle)
-            data_start = handle.tell()
-    except (OSError, ValueError):
-        return False
-    whole = path.stat().st_size == data_start + int(np.prod(found)) * dtype.itemsize
-    same = len(found) == len(shape) and all(e is None or e == f for e, f in zip(shape, found))
-    return whole and same and dtype == np.uint8 and not fortran
-
-
-def save_npy_atomic(path: str | Path, array: np.ndarray) -> Path:
-    """Write ``array`` to ``path`` through a temp file and a rename: ``path`` is never partial."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            np.save(handle, array)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
-def _cache_one(job: tuple[Path, Path, np.ndarray, Size, str, int | None]) -> Path | str:
-    """Decode and save one clip; the problem as a string when the video is unusable."""
-    video, out, indices, size, fit, threads = job
-    try:
-        save_npy_atomic(out, load_clip(video, indices, size=size, fit=fit, threads=threads))
-    except (VideoError, cv2.error, OSError) as error:
-        return getattr(error, "problem", f"{type(error).__name__}: {error}")
-    return out
-
-
-def cache_clips(manifest: "pd.DataFrame", cache_dir: str | Path, num_frames: int | None, size: Size,
-                sampling: str = "uniform", fit: str = "crop", workers: int = 2,
-                progress: bool = True) -> tuple[list[Path | None], list["Failure"]]:
-    """Decode every video of ``manifest`` once into the frame cache; skip what is complete.
-
-    Each clip is ``(T, H, W, 3)`` uint8 RGB with ``T = num_frames`` chosen by ``sampling``
-    (``uniform``: :func:`uniform_indices`; ``segments``: TSN centres; ``all``: every frame,
-    ``num_frames`` ignored) and ``H, W`` from ``size`` (see :func:`fit_frames`). Returns the
-    cache path of every manifest row in order (``None`` where the video failed) and the
-    failures, each naming the video (its manifest path) and the reason; the rest completes.
-    """
-    from .datasets import Failure, video_paths
-
-    if "root" not in manifest.attrs:
-        raise ValueError("the manifest does not say where its videos are: read it with "
-                         "datasets.load_manifest or set manifest.attrs['root'] to their folder")
-    rows = list(zip(manifest["path"], manifest["frames"], manifest["sha256"], video_paths(manifest)))
-    paths: list[Path | None] = [None] * len(rows)
-    failures: dict[int, Failure] = {}
-    jobs: dict[int, tuple] = {}
-    height, width = _hw(size)
-    for i, (rel, frames, sha, video) in enumerate(rows):
-        out = cache_path(cache_dir, rel, sha, num_frames, size, sampling, fit)
-        count = int(frames) if frames == frames else 0  # NaN in the manifest counts as unknown
-        if count < 1:
-            failures[i] = Failure(str(rel), f"the manifest gives {frames!r} frames")
-            continue
-        indices = _cache_indices(sampling, count, num_frames)
-        if npy_is_complete(out, (len(indices), height, width, 3)):
-            paths[i] = out
-        else:
-            jobs[i] = (video, out, indices, size, fit, 1 if workers > 1 else None)
-    bar = tqdm(total=len(jobs), disable=not progress or not jobs, desc="caching clips", unit="clip")
-    for i, result in run_jobs(_cache_one, jobs, workers):
-        if isinstance(result, Path):
-            paths[i] = result
-        else:
-            failures[i] = Failure(str(rows[i][0]), result)
-        bar.update()
-    bar.close()
-    return paths, [failures[i] for i in sorted(failures)]
-
-
-def run_jobs(function: Callable, jobs: dict, workers: int) -> Iterator[tuple[object, object]]:
-    """(key, function(job)) as jobs finish: in this process for one worker, else in a pool.
-
-    The pool spawns fresh interpreters: forking a process whose OpenCV or TensorFlow threads
-    have run (a notebook kernel, a benchmark) can deadlock the children.
-
-    Pool workers use one OpenCV thread each (the processes already share the cores); OpenCV's
-    thread count, which a job may lower, is restored after an in-process run.
-    """
-    if workers <= 1 or len(jobs) <= 1:
-        threads = cv2.getNumThreads()
-        try:
-            for key, job in jobs.items():
-                yield key, function(job)
-        finally:
-            cv2.setNumThreads(threads)
-        return
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=multiprocessing.get_context("spawn"),
-                             initializer=cv2.setNumThreads, initargs=(1,)) as pool:
-        futures = {pool.submit(function, job): key for key, job in jobs.items()}
-        for future in as_completed(futures):
-            yield futures[future], future.result()
-
-
-def parallel_map(function: Callable, items: Sequence, workers: int = 2, progress: bool = True,
-                 desc: str = "", unit: str = "item") -> list:
-    """``[function(x) for x in items]`` in order, over ``workers`` processes, with a progress bar."""
-    results: dict[int, object] = {}
-    with tqdm(total=len(items), disable=not progress, desc=desc, unit=unit) as bar:
-        for index, result in run_jobs(function, dict(enumerate(items)), workers):
-            results[index] = result
-            bar.update()
-    return [results[i] for i in range(len(items))]
-
-
-def process_alive(pid: int) -> bool:
-    """Whether ``pid`` still runs (a killed process nobody reaped, a zombie, does not)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, owned by another user
-        return True
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
-def load_cached(path: str | Path, mmap: bool = False) -> np.ndarray:
-    """One cached clip ``(T, H, W, 3)`` uint8 RGB; ``mmap`` maps it instead of reading it."""
-    path = Path(path)
-    if not path.is_file():
-        raise CacheError(path, "no cached clip here; build the cache with video.cache_clips")
-    try:
-        clip = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise CacheError(path, f"unreadable cache file ({error}); delete it and rebuild") from error
-    if clip.ndim != 4 or clip.shape[-1] != 3 or clip.dtype != np.uint8:
-        raise CacheError(path, f"expected a (T, H, W, 3) uint8 clip, found {clip.dtype} {clip.shape}")
-    return clip
 
 
 def frames_per_second(load: Callable[[object], np.ndarray], items: Sequence[object],

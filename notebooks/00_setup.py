@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -39,7 +41,12 @@ seed = 42
 # %%
 import importlib.util, subprocess, sys
 if "google.colab" in sys.modules and importlib.util.find_spec("course_utils") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/action-recognition-course/action-recognition-course"], check=True)
+    # Colab's TensorFlow, Keras, NumPy and OpenCV stay as they are: the bare course package, plus
+    # one OpenCV with contrib (the "opencv" extra) only if this runtime has no cv2.optflow
+    cv2 = importlib.import_module("cv2") if importlib.util.find_spec("cv2") else None
+    extra = "" if hasattr(cv2, "optflow") else "[opencv]"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    f"course_utils{extra} @ git+https://github.com/action-recognition-course/action-recognition-course"], check=True)
 
 # %%
 import time
@@ -47,9 +54,9 @@ import time
 import pandas as pd
 from IPython.display import Markdown, display
 
-from course_utils import config, datasets, plots, video
+from course_utils import catalog, config, datasets, plots, runs, video
 
-cfg, watch = config.start_notebook(profile, dataset, data_dir, artifacts_dir, seed)
+cfg, watch = runs.start_notebook(profile, dataset, data_dir, artifacts_dir, seed)
 
 # %% [markdown]
 # ## 1. Where am I running?
@@ -58,7 +65,7 @@ cfg, watch = config.start_notebook(profile, dataset, data_dir, artifacts_dir, se
 # On a CPU-only machine the course still runs: the `ci` profile is sized for two CPU cores.
 
 # %%
-report = config.environment_report()
+report = runs.environment_report()
 display(pd.Series(report, name="value").to_frame())
 
 # %%
@@ -91,7 +98,7 @@ display(pd.Series(cfg.as_dict(), name="value").astype(str).to_frame())
 
 # %%
 start = time.perf_counter()
-manifest = datasets.prepare_dataset(cfg)
+manifest = catalog.prepare_dataset(cfg)
 prepare_seconds = watch.lap("prepare_dataset", start)
 split_table = manifest.groupby(["split"]).agg(clips=("path", "size"), classes=("label", "nunique"),
                                               subjects=("subject", "nunique"))
@@ -119,7 +126,7 @@ plots.save_figure(fig, cfg, "00_setup_first_clip")
 # **What you should see:** a figure performing the action named in the title, frame by frame.
 
 # %%
-results_path = config.save_results(
+results_path = runs.save_results(
     cfg, "00_setup",
     metrics={"dataset": {"clips": len(manifest), "classes": int(manifest["label"].nunique()),
                          "subjects": int(manifest["subject"].nunique())}},

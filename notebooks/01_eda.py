@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -42,7 +44,12 @@ seed = 42
 # %%
 import importlib.util, subprocess, sys
 if "google.colab" in sys.modules and importlib.util.find_spec("course_utils") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/action-recognition-course/action-recognition-course"], check=True)
+    # Colab's TensorFlow, Keras, NumPy and OpenCV stay as they are: the bare course package, plus
+    # one OpenCV with contrib (the "opencv" extra) only if this runtime has no cv2.optflow
+    cv2 = importlib.import_module("cv2") if importlib.util.find_spec("cv2") else None
+    extra = "" if hasattr(cv2, "optflow") else "[opencv]"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    f"course_utils{extra} @ git+https://github.com/action-recognition-course/action-recognition-course"], check=True)
 
 # %%
 import time
@@ -51,10 +58,10 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from course_utils import config, datasets, evaluation, plots, video
+from course_utils import catalog, config, datasets, features, plots, runs, video
 
-cfg, watch = config.start_notebook(profile, dataset, data_dir, artifacts_dir, seed)
-manifest = datasets.prepare_dataset(cfg)
+cfg, watch = runs.start_notebook(profile, dataset, data_dir, artifacts_dir, seed)
+manifest = catalog.prepare_dataset(cfg)
 classes = datasets.class_names(manifest)
 manifest.head()
 
@@ -153,7 +160,7 @@ plots.save_figure(fig, cfg, "01_eda_motion_energy")
 
 # %%
 start = time.perf_counter()
-probes = evaluation.lesson_probes(manifest, progress=False)
+probes = features.lesson_probes(manifest, progress=False)
 watch.lap("lesson_probes", start)
 PROBES = ("appearance", "motion")
 overall = pd.DataFrame({name: {"test accuracy": probes[name]["test_accuracy"], "macro F1": probes[name]["macro_f1"]}
@@ -196,9 +203,9 @@ display(Markdown("\n".join(lines)))
 context = {}
 if cfg.is_synthetic:
     unbiased_cfg = config.resolve_config(profile, dataset, data_dir, artifacts_dir, seed, context_bias=0.0)
-    unbiased = datasets.prepare_dataset(unbiased_cfg)
+    unbiased = catalog.prepare_dataset(unbiased_cfg)
     context = {f"context_bias={cfg.synthetic.context_bias:g}": probes["appearance"],
-               "context_bias=0": evaluation.lesson_probes(unbiased, progress=False)["appearance"]}
+               "context_bias=0": features.lesson_probes(unbiased, progress=False)["appearance"]}
     gain = context[next(iter(context))]["test_accuracy"] - context["context_bias=0"]["test_accuracy"]
     display(pd.DataFrame({k: {"appearance test accuracy": v["test_accuracy"]} for k, v in context.items()}))
     display(Markdown(f"The scene correlation adds **{gain * 100:+.1f} points** to the appearance probe."))
@@ -213,7 +220,7 @@ metrics = {f"{name}_probe": {"test_accuracy": probes[name]["test_accuracy"], "ma
 if context:
     metrics["appearance_probe_no_context"] = {k: context["context_bias=0"][k]
                                               for k in ("test_accuracy", "macro_f1")}
-results_path = config.save_results(
+results_path = runs.save_results(
     cfg, "01_eda", metrics=metrics, timings_s=watch.total(),
     extra={"pairwise": pairwise.to_dict() if not pairwise.empty else {}, "chance": chance,
            "clips_per_class": counts.to_dict(), "subjects_in_several_splits": int((subjects_per_split > 1).sum())})
@@ -233,7 +240,7 @@ display(Markdown(f"Results written to `{results_path.name}`."))
 # ## Exercises
 #
 # 1. Render the dataset with `imbalance=0.8` (`config.resolve_config(..., imbalance=0.8)` then
-#    `datasets.prepare_dataset`) and redraw the class balance. *Check:* the largest class has at least
+#    `catalog.prepare_dataset`) and redraw the class balance. *Check:* the largest class has at least
 #    three times the clips of the smallest.
 # 2. Compute motion energy for one `sit_down` clip and the same clip reversed
 #    (`frames[::-1]`). *Check:* `np.allclose(motion_energy(f), motion_energy(f[::-1])[::-1])`: energy

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -41,7 +43,12 @@ bench_clips = 8  # clips timed in the throughput table
 # %%
 import importlib.util, subprocess, sys
 if "google.colab" in sys.modules and importlib.util.find_spec("course_utils") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/action-recognition-course/action-recognition-course"], check=True)
+    # Colab's TensorFlow, Keras, NumPy and OpenCV stay as they are: the bare course package, plus
+    # one OpenCV with contrib (the "opencv" extra) only if this runtime has no cv2.optflow
+    cv2 = importlib.import_module("cv2") if importlib.util.find_spec("cv2") else None
+    extra = "" if hasattr(cv2, "optflow") else "[opencv]"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    f"course_utils{extra} @ git+https://github.com/action-recognition-course/action-recognition-course"], check=True)
 
 # %%
 import os
@@ -54,10 +61,10 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from course_utils import config, datasets, plots, video
+from course_utils import cache, catalog, config, datasets, plots, runs, video
 
-cfg, watch = config.start_notebook(profile, dataset, data_dir, artifacts_dir, seed)
-manifest = datasets.prepare_dataset(cfg)
+cfg, watch = runs.start_notebook(profile, dataset, data_dir, artifacts_dir, seed)
+manifest = catalog.prepare_dataset(cfg)
 videos = pd.Series(datasets.video_paths(manifest), index=manifest.index)
 T, SIZE = cfg.clip_frames, cfg.image_size
 display(Markdown(f"Dataset **{cfg.dataset_name}**: {len(manifest)} clips; this profile (`{cfg.profile}`) "
@@ -246,7 +253,7 @@ figure_path = plots.save_figure(fig, cfg, "02_frames_resize_crop")
 # ## 4. The frame cache
 #
 # Training runs over the same clips once per epoch. Decoding and resizing them every time repeats
-# identical work, so `video.cache_clips` does it **once**:
+# identical work, so `cache.cache_clips` does it **once**:
 #
 # - one `.npy` file per video, an array `(T, H, W, 3)` of `uint8` RGB, under
 #   `<artifacts>/cache/<dataset>-<profile>/clips-<sampling>-t<T>-<H>x<W>-<fit>/<video path>-<checksum>.npy`:
@@ -258,11 +265,11 @@ figure_path = plots.save_figure(fig, cfg, "02_frames_resize_crop")
 # - built by a pool of worker processes with a progress bar; a broken video is reported by name
 #   with the reason and skipped, and the others complete.
 #
-# Later notebooks read it with `video.load_cached(path)` (or `mmap=True` to map it without reading).
+# Later notebooks read it with `cache.load_cached(path)` (or `mmap=True` to map it without reading).
 
 # %%
 start = time.perf_counter()
-cache_paths, failures = video.cache_clips(manifest, cfg.cache_dir, T, SIZE, workers=2)
+cache_paths, failures = cache.cache_clips(manifest, cfg.cache_dir, T, SIZE, workers=2)
 build_seconds = watch.lap("cache_build", start)
 for failure in failures:
     print(f"skipped {failure}")
@@ -270,7 +277,7 @@ cached = [p for p in cache_paths if p is not None]
 cache_mb = sum(p.stat().st_size for p in cached) / 1e6
 source_mb = sum(videos[i].stat().st_size for i, p in zip(manifest.index, cache_paths) if p is not None) / 1e6
 cache_table = pd.Series({"clips cached": len(cached), "clips failed": len(failures),
-                         "array per clip": str(video.load_cached(cached[0], mmap=True).shape) + " uint8",
+                         "array per clip": str(cache.load_cached(cached[0], mmap=True).shape) + " uint8",
                          "cache MB": round(cache_mb, 2), "source videos MB": round(source_mb, 2),
                          "KB per clip": round(1e3 * cache_mb / len(cached), 1),
                          "seconds to build (or check)": round(build_seconds, 2)}, name="value").to_frame()
@@ -282,7 +289,7 @@ display(cache_table)
 # %%
 before = {p: p.stat().st_mtime_ns for p in cached}
 start = time.perf_counter()
-again, _ = video.cache_clips(manifest, cfg.cache_dir, T, SIZE, workers=2)
+again, _ = cache.cache_clips(manifest, cfg.cache_dir, T, SIZE, workers=2)
 rerun_seconds = watch.lap("cache_rerun", start)
 rewritten = sum(p.stat().st_mtime_ns != before[p] for p in cached)
 laptop_size = config.resolve_config("laptop").image_size
@@ -297,7 +304,7 @@ display(Markdown(
 # %%
 ready = manifest.assign(cache=cache_paths).dropna(subset=["cache"])  # the clips that are cached
 per_class = ready.groupby("label").head(1)
-fig = plots.frame_grid([(row.label, video.load_cached(row.cache)) for row in per_class.itertuples()], count=8)
+fig = plots.frame_grid([(row.label, cache.load_cached(row.cache)) for row in per_class.itertuples()], count=8)
 figure_path = plots.save_figure(fig, cfg, "02_frames_cached_clips")
 
 # %% [markdown]
@@ -319,7 +326,7 @@ ways = {
     "decode": lambda r: video.read_video(videos[r.Index]),
     "decode_resize": lambda r: video.load_clip(videos[r.Index], None, size=SIZE),
     "sampled_decode": lambda r: video.load_clip(videos[r.Index], video.uniform_indices(int(r.frames), T), size=SIZE),
-    "cache_load": lambda r: video.load_cached(r.cache),
+    "cache_load": lambda r: cache.load_cached(r.cache),
 }
 throughput = {name: video.frames_per_second(load, list(bench.itertuples()), min_seconds=0.5)
               for name, load in ways.items()}
@@ -342,7 +349,7 @@ display(Markdown(
 # %%
 metrics = {name: {"frames_per_s": row["frames_per_s"], "clips_per_s": row["clips_per_s"]}
            for name, row in throughput.items()}
-results_path = config.save_results(
+results_path = runs.save_results(
     cfg, "02_frames", metrics=metrics, timings_s=watch.total(),
     extra={"clip_shape": [T, SIZE, SIZE, 3], "cache": {
                "clips": len(cached), "failed": [str(f) for f in failures], "mb": round(cache_mb, 3),
@@ -369,8 +376,8 @@ display(Markdown(f"Results written to `{results_path.name}`."))
 #
 # ## Exercises
 #
-# 1. Build a TSN cache with 8 segments: `paths, _ = video.cache_clips(manifest, cfg.cache_dir, 8, SIZE,
-#    sampling="segments")`. *Check:* `video.load_cached(paths[0]).shape == (8, SIZE, SIZE, 3)`, and the
+# 1. Build a TSN cache with 8 segments: `paths, _ = cache.cache_clips(manifest, cfg.cache_dir, 8, SIZE,
+#    sampling="segments")`. *Check:* `cache.load_cached(paths[0]).shape == (8, SIZE, SIZE, 3)`, and the
 #    file lives in a different folder than `cache_paths[0]`.
 # 2. Show that random spans are repeatable: draw twice with `np.random.default_rng(0)`.
 #    *Check:* `np.array_equal(video.random_span_indices(100, T, np.random.default_rng(0)),
@@ -378,9 +385,9 @@ display(Markdown(f"Results written to `{results_path.name}`."))
 # 3. Write an empty file `empty.mp4` and call `video.probe_video` on it.
 #    *Check:* it raises `video.VideoEmptyError` and `error.path.name == "empty.mp4"`.
 # 4. Interrupt the cache: delete the cache folder, start `cache_clips` and interrupt the kernel halfway,
-#    then run it again. *Check:* every `video.load_cached(p)` succeeds, and the second run's progress bar
+#    then run it again. *Check:* every `cache.load_cached(p)` succeeds, and the second run's progress bar
 #    counts only the clips that were missing.
 #
 # **Next:** [03_optical_flow](03_optical_flow.ipynb) computes dense optical flow between consecutive
 # frames, the input of the temporal stream; [04_cnn3d_scratch](04_cnn3d_scratch.ipynb) trains a 3D CNN
-# on the clips cached here (`video.cache_clips` with the same `T` and size finds them ready).
+# on the clips cached here (`cache.cache_clips` with the same `T` and size finds them ready).

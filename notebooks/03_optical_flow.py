@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -49,7 +51,12 @@ bench_clips = 12  # clips timed for the extraction speed
 # %%
 import importlib.util, subprocess, sys
 if "google.colab" in sys.modules and importlib.util.find_spec("course_utils") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/action-recognition-course/action-recognition-course"], check=True)
+    # Colab's TensorFlow, Keras, NumPy and OpenCV stay as they are: the bare course package, plus
+    # one OpenCV with contrib (the "opencv" extra) only if this runtime has no cv2.optflow
+    cv2 = importlib.import_module("cv2") if importlib.util.find_spec("cv2") else None
+    extra = "" if hasattr(cv2, "optflow") else "[opencv]"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    f"course_utils{extra} @ git+https://github.com/action-recognition-course/action-recognition-course"], check=True)
 
 # %%
 import os
@@ -62,10 +69,10 @@ import pandas as pd
 from IPython.display import Markdown, display
 from tqdm.auto import tqdm
 
-from course_utils import config, datasets, evaluation, flow, plots, synthetic, video
+from course_utils import cache, catalog, config, datasets, features, flow, plots, runs, synthetic, video
 
-cfg, watch = config.start_notebook(profile, dataset, data_dir, artifacts_dir, seed)
-manifest = datasets.prepare_dataset(cfg)
+cfg, watch = runs.start_notebook(profile, dataset, data_dir, artifacts_dir, seed)
+manifest = catalog.prepare_dataset(cfg)
 SIZE = int(flow_size or cfg.image_size)
 DEMO = 128  # frames are shown and analysed at this size in sections 1-4
 tvl1_note = "available" if flow.tvl1_available() else "not available (install opencv-contrib-python-headless)"
@@ -96,7 +103,7 @@ demo = (manifest[manifest["label"] == preferred[0]] if preferred else manifest).
 demo_path = datasets.video_paths(manifest.loc[[demo.name]])[0]
 gray = flow.read_gray_video(demo_path, DEMO)
 demo_flow = flow.compute_flow(gray)
-t = int(np.argmax(flow.motion_curve(demo_flow, points=len(demo_flow), what="speed")))
+t = int(np.argmax(features.motion_curve(demo_flow, points=len(demo_flow), what="speed")))
 pair, field = (gray[t], gray[t + 1]), demo_flow[t]
 panels = {f"frame {t}": pair[0], f"frame {t + 1}": pair[1], "flow (colour code)": flow.flow_to_rgb(field),
           "arrows (x2)": flow.draw_arrows(pair[0], field, step=8, scale=2.0), "speed (px/frame)": flow.magnitude(field),
@@ -272,7 +279,7 @@ display(Markdown(
     f"the theoretical {flow.quantization_error_bound():.4f} px. Moving components spread from 0 to the bound (mean "
     f"{error[inside & ~still].mean():.4f} px). {still.mean():.0%} of the components are still background, and zero "
     f"lies exactly between codes 127 and 128: they all come back as +{flow.quantization_error_bound():.3f} px, the "
-    f"tall gray bar (a constant offset that `flow.foreground_flow` removes with the camera motion). "
+    f"tall gray bar (a constant offset that `features.foreground_flow` removes with the camera motion). "
     f"{np.mean(~inside):.3%} of the components lie beyond ±20 px. The clip's {len(demo_flow)} fields take "
     f"{demo_flow.nbytes / 1e3:.0f} kB as float32, {codes.nbytes / 1e3:.0f} kB as uint8."))
 
@@ -280,11 +287,11 @@ display(Markdown(
 # ## 5. The flow cache
 #
 # Flow is expensive compared with decoding, and the temporal stream reads every clip once per epoch,
-# so `flow.extract_flow_cache` computes it **once** for the whole dataset:
+# so `cache.extract_flow_cache` computes it **once** for the whole dataset:
 #
 # - one uint8 `.npy` of shape `(T-1, H, W, 2)` per video, under
 #   `<artifacts>/cache/<dataset>-<profile>/flow-farneback-<size>/<video path>-<checksum>.npy`
-#   (`flow.flow_file`), next to a `flow_cache.json` recording the method, size and bound; a folder
+#   (`cache.cache_file`), next to a `flow_cache.json` recording the method, size and bound; a folder
 #   never mixes settings, and a changed video never returns stale flow;
 # - frames decoded at reduced cost (the decoder's gray plane, one decoder thread, fast 2x halvings);
 # - a pool of `workers` processes, one OpenCV thread each, longest videos first, with a progress bar;
@@ -294,14 +301,14 @@ display(Markdown(
 # The same runs from a terminal: `python -m course_utils flow MANIFEST OUT --size N --workers N`.
 
 # %%
-cache_dir = flow.flow_cache_dir(cfg, SIZE)
+cache_dir = cache.flow_cache_dir(cfg, SIZE)
 start = time.perf_counter()
-summary = flow.extract_flow_cache(manifest, cache_dir, size=SIZE, workers=workers)
+summary = cache.extract_flow_cache(manifest, cache_dir, size=SIZE, workers=workers)
 build_seconds = watch.lap("flow_cache", start)
 for failure in summary.failures:
     print(f"skipped {failure}")
 start = time.perf_counter()
-again = flow.extract_flow_cache(manifest, cache_dir, size=SIZE, workers=workers, progress=False)
+again = cache.extract_flow_cache(manifest, cache_dir, size=SIZE, workers=workers, progress=False)
 rerun_seconds = watch.lap("flow_cache_rerun", start)
 cached = [p for p in summary.paths if p is not None]
 cache_mb = sum(p.stat().st_size for p in cached) / 1e6
@@ -322,7 +329,7 @@ bench = manifest.sample(n=min(bench_clips, len(manifest)), random_state=cfg.seed
 bench.attrs = manifest.attrs
 bare = flow.time_flow([flow.read_gray_video(p, SIZE) for p in datasets.video_paths(bench)])
 with tempfile.TemporaryDirectory() as scratch:
-    pipeline = flow.extract_flow_cache(bench, scratch, size=SIZE, workers=1, progress=False)
+    pipeline = cache.extract_flow_cache(bench, scratch, size=SIZE, workers=1, progress=False)
 load_avg = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
 extraction = {"bare_farneback_fields_per_s": round(bare["fields_per_s"], 1),
               "pipeline_1_process_fields_per_s": round(pipeline.fields_per_s, 1),
@@ -338,13 +345,13 @@ display(Markdown(
 # ## 6. Motion-only pairs, seen in flow
 #
 # Now the question of the introduction: does flow see what single frames cannot? For each clip we
-# read its cached flow and summarise it (`flow.foreground_flow` first removes the camera's shake,
+# read its cached flow and summarise it (`features.foreground_flow` first removes the camera's shake,
 # the median vector of each field, and the noise floor):
 #
-# - `flow.motion_curves`: over the clip's normalised time, the mean speed (how much moves) and the
+# - `features.motion_curves`: over the clip's normalised time, the mean speed (how much moves) and the
 #   mean vertical motion of what moves (`dy`, positive: **downwards**); below, the speed of every
 #   class (mean over its clips, with a band of ±1 standard deviation), then the motion-only pairs;
-# - `flow.flow_features`: a fixed-length descriptor for a linear probe: per quarter of the clip,
+# - `features.flow_features`: a fixed-length descriptor for a linear probe: per quarter of the clip,
 #   a histogram of motion directions (HOF), a 3x3 map of motion inside the box where the motion
 #   happens, and the amount of motion; over the clip, the spectrum of the motion (waving oscillates).
 
@@ -352,11 +359,11 @@ display(Markdown(
 rows = manifest.assign(cache=summary.paths).dropna(subset=["cache"])
 features, per_clip_curves = [], []
 for path in tqdm(rows["cache"], desc="flow features", unit="clip"):
-    codes = flow.load_flow(path, dequantize_to_pixels=False)
-    features.append(flow.flow_features(codes))
-    per_clip_curves.append(flow.motion_curves(codes, points=24))
+    codes = cache.load_flow(path, dequantize_to_pixels=False)
+    features.append(features.flow_features(codes))
+    per_clip_curves.append(features.motion_curves(codes, points=24))
 features = np.stack(features)
-curves = {what: np.stack([c[what] for c in per_clip_curves]) for what in flow.CURVES}
+curves = {what: np.stack([c[what] for c in per_clip_curves]) for what in features.CURVES}
 by_class = {label: curves["speed"][(rows["label"] == label).to_numpy()] for label in datasets.class_names(rows)}
 fig = plots.per_class_curves(by_class, "time in the clip (0: start, 1: end)", "mean speed (px/frame)")
 figure_path = plots.save_figure(fig, cfg, "03_optical_flow_class_speed")
@@ -400,17 +407,17 @@ if pairs:
     display(Markdown(text))
 
 # %% [markdown]
-# **Measured with a probe.** A standardised logistic regression (`evaluation.run_probe`) is trained on
+# **Measured with a probe.** A standardised logistic regression (`features.run_probe`) is trained on
 # the train split and scored on the test split twice: on the pooled flow features, and on features of
-# the single middle frame (`evaluation.appearance_features`: HOG and a colour thumbnail). `pairwise`
+# the single middle frame (`features.appearance_features`: HOG and a colour thumbnail). `pairwise`
 # is the accuracy of a binary probe on each motion-only pair (0.5 is chance).
 
 # %%
-frames_features = np.stack([evaluation.appearance_features(video.read_video(p))
+frames_features = np.stack([features.appearance_features(video.read_video(p))
                             for p in tqdm(datasets.video_paths(rows), desc="frame features", unit="clip")])
 train, test = (rows["split"] == "train").to_numpy(), (rows["split"] == "test").to_numpy()
 labels, names = rows["label"].to_numpy(), datasets.class_names(rows)
-probes = {name: evaluation.run_probe(X[train], labels[train], X[test], labels[test], names, pairs=pairs, seed=cfg.seed)
+probes = {name: features.run_probe(X[train], labels[train], X[test], labels[test], names, pairs=pairs, seed=cfg.seed)
           for name, X in {"flow_probe": features, "frame_probe": frames_features}.items()}
 table = pd.DataFrame({name: {"test accuracy": r["test_accuracy"], "macro F1": r["macro_f1"],
                              **{f"pair {k}": v for k, v in r["pairwise"].items()}} for name, r in probes.items()})
@@ -446,7 +453,7 @@ display(Markdown("**What you should see:** " + " ".join(lines) + " Single frames
 metrics = {name: {"test_accuracy": r["test_accuracy"], "macro_f1": r["macro_f1"],
                   **{f"{k.replace('/', '_vs_')}_accuracy": v for k, v in r["pairwise"].items()}}
            for name, r in probes.items()}
-results_path = config.save_results(
+results_path = runs.save_results(
     cfg, "03_optical_flow", metrics=metrics, timings_s=watch.total(),
     extra={"flow_size": SIZE, "cache": {"folder": cache_dir.relative_to(cfg.artifacts_dir).as_posix(),
                                         "videos": len(cached), "failed": [str(f) for f in summary.failures],
@@ -483,13 +490,13 @@ display(Markdown(f"Results written to `{results_path.name}`."))
 #    *Check:* the largest round-trip error inside ±5 px is at most `flow.quantization_error_bound(5)`
 #    (0.0196 px), four times smaller, but more of the flow is clipped:
 #    `np.mean(np.abs(demo_flow) > 5) > np.mean(np.abs(demo_flow) > 20)`.
-# 3. Interrupt the cache: delete `cache_dir`, start `flow.extract_flow_cache(manifest, cache_dir, size=SIZE)`
+# 3. Interrupt the cache: delete `cache_dir`, start `cache.extract_flow_cache(manifest, cache_dir, size=SIZE)`
 #    and interrupt the kernel halfway, then run it again. *Check:* the second summary's `skipped` is the
-#    number of files the first run completed, and every `flow.load_flow(p)` succeeds.
+#    number of files the first run completed, and every `cache.load_flow(p)` succeeds.
 # 4. Reverse the demo clip, as `stand_up` reverses `sit_down`: `backwards = flow.compute_flow(gray[::-1])`.
 #    *Check:* its vertical motion is the original's, negated and read backwards:
-#    `np.corrcoef(flow.motion_curve(demo_flow), -flow.motion_curve(backwards)[::-1])[0, 1] > 0.9`.
+#    `np.corrcoef(features.motion_curve(demo_flow), -features.motion_curve(backwards)[::-1])[0, 1] > 0.9`.
 #
 # **Next:** [04_cnn3d_scratch](04_cnn3d_scratch.ipynb) learns motion end to end with 3D convolutions
 # on the frame cache; [07_temporal_stream](07_temporal_stream.ipynb) trains a CNN on stacks of the flow
-# cached here (`flow.flow_cache_dir(cfg, size)` and `flow.load_flow`).
+# cached here (`cache.flow_cache_dir(cfg, size)` and `cache.load_flow`).

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from course_utils import config
+from course_utils import config, runs
 
 
 def test_profiles_resolve_with_defaults(tmp_path):
@@ -52,9 +52,9 @@ def test_folder_dataset_is_accepted(tmp_path):
 def test_seed_everything_repeats_numpy_and_keras():
     import keras  # imports TensorFlow, so seeding covers it
 
-    config.seed_everything(7)
+    runs.seed_everything(7)
     first = np.random.rand(3), keras.random.uniform((3,)).numpy()
-    config.seed_everything(7)
+    runs.seed_everything(7)
     second = np.random.rand(3), keras.random.uniform((3,)).numpy()
     np.testing.assert_array_equal(first[0], second[0])
     np.testing.assert_array_equal(first[1], second[1])
@@ -62,23 +62,23 @@ def test_seed_everything_repeats_numpy_and_keras():
 
 def test_results_json_has_the_one_shape(tmp_path):
     cfg = config.resolve_config(data_dir=tmp_path, artifacts_dir=tmp_path)
-    path = config.save_results(cfg, "99_demo", {"model": {"test_accuracy": np.float32(0.5), "params": np.int64(3)}},
+    path = runs.save_results(cfg, "99_demo", {"model": {"test_accuracy": np.float32(0.5), "params": np.int64(3)}},
                                {"total": 1.0}, {"note": "x"})
-    data = config.load_results(path)
+    data = runs.load_results(path)
     assert data == {"notebook": "99_demo", "profile": "ci", "dataset": "synthetic", "seed": 42,
                     "metrics": {"model": {"test_accuracy": 0.5, "params": 3}}, "timings_s": {"total": 1.0},
                     "extra": {"note": "x"}}
-    assert not list(tmp_path.rglob("*.tmp"))
+    assert not list(tmp_path.rglob("*.tmp*"))
 
 
 def test_results_reject_accuracy_outside_unit_interval(tmp_path):
     cfg = config.resolve_config(data_dir=tmp_path, artifacts_dir=tmp_path)
     with pytest.raises(ValueError, match="fraction"):
-        config.save_results(cfg, "99_demo", {"model": {"test_accuracy": 83.0}}, {"total": 1.0})
+        runs.save_results(cfg, "99_demo", {"model": {"test_accuracy": 83.0}}, {"total": 1.0})
 
 
 def test_load_results_names_missing_keys(tmp_path):
     path = tmp_path / "bad.json"
     path.write_text(json.dumps({"notebook": "x"}))
     with pytest.raises(ValueError, match="metrics"):
-        config.load_results(path)
+        runs.load_results(path)

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from course_utils import __main__ as cli
-from course_utils import datasets, flow, video
+from course_utils import cache, datasets, features, flow, video
 from course_utils.config import REPO_ROOT
 
 
@@ -125,7 +125,7 @@ def test_without_opencv_contrib_tvl1_is_a_clear_error(monkeypatch, tmp_path):
     manifest = pd.DataFrame(columns=datasets.MANIFEST_COLUMNS)
     manifest.attrs["root"] = str(tmp_path)
     with pytest.raises(flow.FlowError):
-        flow.extract_flow_cache(manifest, tmp_path / "cache", method="tvl1", progress=False)
+        cache.extract_flow_cache(manifest, tmp_path / "cache", method="tvl1", progress=False)
     assert not (tmp_path / "cache").exists()
 
 
@@ -214,26 +214,26 @@ def _hof(features: np.ndarray, segment: int, bins: int = 6, grid: int = 3) -> np
 def test_flow_features_keep_direction_and_order_of_motion():
     # "Sit down" (moving down, then still) against its reverse "stand up" (still, then up).
     sit_flow = blob_flow()
-    sit, stand = flow.flow_features(sit_flow), flow.flow_features(-sit_flow[::-1])
+    sit, stand = features.flow_features(sit_flow), features.flow_features(-sit_flow[::-1])
     assert sit.shape == (4 * (6 + 27 + 1) + 2 * 6 + 2,) and sit.dtype == np.float32
     assert _hof(sit, 0).argmax() == 5 and _hof(sit, 3).max() < 0.5  # down first, nothing clear at the end
     assert _hof(stand, 3).argmax() == 0 and _hof(stand, 0).max() < 0.5  # up at the end
-    from_codes = flow.flow_features(flow.quantize(sit_flow))
+    from_codes = features.flow_features(flow.quantize(sit_flow))
     assert np.allclose(_hof(from_codes, 0), _hof(sit, 0), rtol=0.1, atol=0.01)
 
 
 def test_flow_features_ignore_camera_shake_and_where_the_motion_is():
-    base = flow.flow_features(blob_flow())
+    base = features.flow_features(blob_flow())
     shaken = blob_flow()
     shaken += np.float32([1.5, -0.7])  # the whole picture moves: the camera, not the person
-    assert np.allclose(flow.flow_features(shaken), base, atol=1e-3)
-    elsewhere = flow.flow_features(blob_flow(top=24, left=4))
+    assert np.allclose(features.flow_features(shaken), base, atol=1e-3)
+    elsewhere = features.flow_features(blob_flow(top=24, left=4))
     assert np.allclose(elsewhere, base, atol=0.05)
 
 
 def test_foreground_flow_keeps_motion_and_drops_noise():
     field = blob_flow()
-    moving = flow.foreground_flow(field)
+    moving = features.foreground_flow(field)
     assert moving.shape == field.shape and moving.dtype == np.float32
     noise_left = flow.magnitude(field[:, :10]).mean()  # rows above the patch, and the still fields
     assert flow.magnitude(moving[:, :10]).mean() < 0.1 * noise_left and flow.magnitude(moving[4:]).mean() < 0.01
@@ -241,21 +241,21 @@ def test_foreground_flow_keeps_motion_and_drops_noise():
 
 
 def test_flow_features_of_short_clips_have_the_same_length():
-    assert flow.flow_features(blob_flow(fields=1, moving_fields=1)).shape == flow.flow_features(blob_flow()).shape
+    assert features.flow_features(blob_flow(fields=1, moving_fields=1)).shape == features.flow_features(blob_flow()).shape
     with pytest.raises(ValueError, match="T-1, H, W, 2"):
-        flow.flow_features(np.ones((0, 8, 8, 2), np.float32))
+        features.flow_features(np.ones((0, 8, 8, 2), np.float32))
 
 
 def test_motion_curve_follows_the_vertical_motion_of_what_moves():
-    curve = flow.motion_curve(blob_flow(dy=2.0, moving_fields=4, fields=8), points=8)
+    curve = features.motion_curve(blob_flow(dy=2.0, moving_fields=4, fields=8), points=8)
     assert curve.shape == (8,)
     assert np.all(curve[:3] > 1.5) and np.all(np.abs(curve[-3:]) < 0.1)
-    assert np.all(flow.motion_curve(-blob_flow(), points=8)[:3] < -1.5)
-    assert np.allclose(flow.motion_curve(blob_flow(), points=8, what="dx"), 0, atol=0.1)
-    speed = flow.motion_curve(blob_flow(), points=8, what="speed")
+    assert np.all(features.motion_curve(-blob_flow(), points=8)[:3] < -1.5)
+    assert np.allclose(features.motion_curve(blob_flow(), points=8, what="dx"), 0, atol=0.1)
+    speed = features.motion_curve(blob_flow(), points=8, what="speed")
     assert np.all(speed[:3] > 5 * speed[-3:].max())
     with pytest.raises(ValueError, match="dx, dy, speed"):
-        flow.motion_curve(blob_flow(), what="up")
+        features.motion_curve(blob_flow(), what="up")
 
 
 # --- decoding --------------------------------------------------------------------------------
@@ -296,25 +296,25 @@ def good_manifest(mixed_class_tree):
 
 
 def _arrays(paths):
-    return {Path(p).name: flow.load_flow(p, dequantize_to_pixels=False) for p in paths}
+    return {Path(p).name: cache.load_flow(p, dequantize_to_pixels=False) for p in paths}
 
 
 def test_cache_holds_the_quantised_flow_of_every_video(good_manifest, tmp_path):
-    summary = flow.extract_flow_cache(good_manifest, tmp_path, size=32, workers=1, progress=False)
+    summary = cache.extract_flow_cache(good_manifest, tmp_path, size=32, workers=1, progress=False)
     assert (summary.done, summary.skipped, summary.failures) == (len(good_manifest), 0, [])
     assert summary.fields == int((good_manifest["frames"] - 1).sum()) and summary.fields_per_s > 0
     root = Path(good_manifest.attrs["root"])
     for path, row in zip(summary.paths, good_manifest.itertuples()):
-        assert path == flow.flow_file(tmp_path, row.path, row.sha256) and path.is_relative_to(tmp_path)
+        assert path == cache.cache_file(tmp_path, row.path, row.sha256) and path.is_relative_to(tmp_path)
         expected = flow.quantize(flow.compute_flow(flow.read_gray_video(root / row.path, 32)))
-        assert np.array_equal(flow.load_flow(path, dequantize_to_pixels=False), expected)
-        assert flow.load_flow(path).dtype == np.float32
+        assert np.array_equal(cache.load_flow(path, dequantize_to_pixels=False), expected)
+        assert cache.load_flow(path).dtype == np.float32
 
 
 def test_cache_file_mirrors_the_manifest_path_and_the_checksum(tmp_path):
-    path = flow.flow_file(tmp_path, "wave/p01_r1.mp4", "ab" * 32)
+    path = cache.cache_file(tmp_path, "wave/p01_r1.mp4", "ab" * 32)
     assert path == tmp_path / "wave" / f"p01_r1.mp4-{'ab' * 6}.npy"
-    assert flow.flow_file(tmp_path, "wave/p01_r1.mp4", "cd" * 32) != path
+    assert cache.cache_file(tmp_path, "wave/p01_r1.mp4", "cd" * 32) != path
 
 
 def test_corrupt_videos_are_reported_and_the_rest_completes(good_manifest, mixed_class_tree, tmp_path):
@@ -322,7 +322,7 @@ def test_corrupt_videos_are_reported_and_the_rest_completes(good_manifest, mixed
                            "frames": 40, "fps": 25.0, "width": 320, "height": 240, "sha256": "f" * 64})
     manifest = pd.concat([good_manifest, broken], ignore_index=True)
     manifest.attrs["root"] = str(mixed_class_tree.root)
-    summary = flow.extract_flow_cache(manifest, tmp_path, size=32, workers=2, progress=False)
+    summary = cache.extract_flow_cache(manifest, tmp_path, size=32, workers=2, progress=False)
     n_good = len(good_manifest)
     assert summary.done == n_good and all(p is not None and p.is_file() for p in summary.paths[:n_good])
     assert summary.paths[n_good:] == [None] * len(broken)
@@ -331,62 +331,62 @@ def test_corrupt_videos_are_reported_and_the_rest_completes(good_manifest, mixed
     by_kind = {kind: reasons[rel] for rel, kind in mixed_class_tree.bad.items()}
     assert "empty" in by_kind["empty"] and "not a video" in by_kind["not_a_video"]
     assert "truncated" in by_kind["truncated_avi"] and "truncated" in by_kind["truncated_mp4"]
-    assert not list(tmp_path.rglob(".*.tmp"))
+    assert not list(tmp_path.rglob(".*.tmp*"))
 
 
 def test_rerun_skips_complete_files(good_manifest, tmp_path, monkeypatch):
-    first = flow.extract_flow_cache(good_manifest, tmp_path, size=32, workers=1, progress=False)
+    first = cache.extract_flow_cache(good_manifest, tmp_path, size=32, workers=1, progress=False)
     stamps = {p: p.stat().st_mtime_ns for p in first.paths}
-    monkeypatch.setattr(flow, "_extract_one", lambda job: pytest.fail(f"{job.rel_path} was computed again"))
-    again = flow.extract_flow_cache(good_manifest, tmp_path, size=32, workers=1, progress=False)
+    monkeypatch.setattr(cache, "_extract_one", lambda job: pytest.fail(f"{job.rel_path} was computed again"))
+    again = cache.extract_flow_cache(good_manifest, tmp_path, size=32, workers=1, progress=False)
     assert (again.done, again.skipped, again.fields) == (0, len(good_manifest), 0)
     assert again.paths == first.paths and {p: p.stat().st_mtime_ns for p in again.paths} == stamps
 
 
 def test_damaged_cache_file_is_recomputed(good_manifest, tmp_path):
-    first = flow.extract_flow_cache(good_manifest, tmp_path, size=32, workers=1, progress=False)
-    good = flow.load_flow(first.paths[0], dequantize_to_pixels=False)
+    first = cache.extract_flow_cache(good_manifest, tmp_path, size=32, workers=1, progress=False)
+    good = cache.load_flow(first.paths[0], dequantize_to_pixels=False)
     first.paths[0].write_bytes(first.paths[0].read_bytes()[:200])  # e.g. a copy cut short by a full disk
     with pytest.raises(video.CacheError, match=first.paths[0].name):
-        flow.load_flow(first.paths[0])
-    again = flow.extract_flow_cache(good_manifest, tmp_path, size=32, workers=1, progress=False)
+        cache.load_flow(first.paths[0])
+    again = cache.extract_flow_cache(good_manifest, tmp_path, size=32, workers=1, progress=False)
     assert (again.done, again.skipped) == (1, len(good_manifest) - 1)
-    assert np.array_equal(flow.load_flow(again.paths[0], dequantize_to_pixels=False), good)
+    assert np.array_equal(cache.load_flow(again.paths[0], dequantize_to_pixels=False), good)
 
 
 def test_cache_refuses_to_mix_settings(good_manifest, tmp_path):
-    flow.extract_flow_cache(good_manifest, tmp_path, size=32, workers=1, progress=False)
+    cache.extract_flow_cache(good_manifest, tmp_path, size=32, workers=1, progress=False)
     with pytest.raises(flow.FlowError, match="choose another folder"):
-        flow.extract_flow_cache(good_manifest, tmp_path, size=48, workers=1, progress=False)
+        cache.extract_flow_cache(good_manifest, tmp_path, size=48, workers=1, progress=False)
     with pytest.raises(flow.FlowError, match="size=0"):
-        flow.extract_flow_cache(good_manifest, tmp_path / "other", size=0, progress=False)
+        cache.extract_flow_cache(good_manifest, tmp_path / "other", size=0, progress=False)
 
 
 def test_manifest_may_be_a_csv_its_folder_or_a_frame(good_manifest, tmp_path):
     csv = datasets.write_manifest(good_manifest, Path(good_manifest.attrs["root"]) / "flow_test_manifest.csv")
     try:
-        from_csv = flow.extract_flow_cache(csv, tmp_path / "a", size=32, workers=1, progress=False)
+        from_csv = cache.extract_flow_cache(csv, tmp_path / "a", size=32, workers=1, progress=False)
         assert from_csv.done == len(good_manifest)
     finally:
         csv.unlink()
     loose = good_manifest.copy()
     loose.attrs = {}
     with pytest.raises(flow.FlowError, match="load_manifest"):
-        flow.extract_flow_cache(loose, tmp_path / "b", progress=False)
+        cache.extract_flow_cache(loose, tmp_path / "b", progress=False)
 
 
 def test_load_flow_errors_name_the_file(tmp_path):
     with pytest.raises(video.CacheError, match="no cached flow"):
-        flow.load_flow(tmp_path / "missing.npy")
-    wrong = video.save_npy_atomic(tmp_path / "wrong.npy", np.zeros((4, 8, 8, 3), np.uint8))
+        cache.load_flow(tmp_path / "missing.npy")
+    wrong = cache.save_npy_atomic(tmp_path / "wrong.npy", np.zeros((4, 8, 8, 3), np.uint8))
     with pytest.raises(video.CacheError, match=r"wrong\.npy.*\(T-1, H, W, 2\) uint8"):
-        flow.load_flow(wrong)
+        cache.load_flow(wrong)
 
 
 _RUN = """
 import sys
-from course_utils import flow
-summary = flow.extract_flow_cache(sys.argv[1], sys.argv[2], size=int(sys.argv[3]), workers=2, progress=False)
+from course_utils import cache
+summary = cache.extract_flow_cache(sys.argv[1], sys.argv[2], size=int(sys.argv[3]), workers=2, progress=False)
 assert not summary.failures, summary.failures
 """
 
@@ -404,12 +404,12 @@ def long_manifest(tmp_path, write_clip):
 
 
 def test_killed_extraction_resumes_to_the_uninterrupted_result(long_manifest, tmp_path):
-    cache, reference = tmp_path / "cache", tmp_path / "reference"
+    cache_dir, reference = tmp_path / "cache_dir", tmp_path / "reference"
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    process = subprocess.Popen([sys.executable, "-c", _RUN, str(long_manifest), str(cache), "112"],
+    process = subprocess.Popen([sys.executable, "-c", _RUN, str(long_manifest), str(cache_dir), "112"],
                                stderr=subprocess.PIPE, env=env, start_new_session=True)
     deadline = time.monotonic() + 120
-    while not list(cache.rglob("*.npy")) and time.monotonic() < deadline and process.poll() is None:
+    while not list(cache_dir.rglob("*.npy")) and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.005)
     assert process.poll() is None, process.stderr.read().decode()
     os.killpg(process.pid, signal.SIGKILL)  # the run and its worker processes, as `kill -9`
@@ -420,14 +420,14 @@ def test_killed_extraction_resumes_to_the_uninterrupted_result(long_manifest, tm
         except ProcessLookupError:
             break
         time.sleep(0.01)
-    visible = list(cache.rglob("*.npy"))
+    visible = list(cache_dir.rglob("*.npy"))
     assert 0 < len(visible) < 12, "the run was not killed in the middle"
     for path in visible:  # whatever carries a final name is a whole file
-        assert flow.load_flow(path, dequantize_to_pixels=False).shape == (39, 112, 112, 2)
-    resumed = flow.extract_flow_cache(long_manifest, cache, size=112, workers=2, progress=False)
+        assert cache.load_flow(path, dequantize_to_pixels=False).shape == (39, 112, 112, 2)
+    resumed = cache.extract_flow_cache(long_manifest, cache_dir, size=112, workers=2, progress=False)
     assert resumed.skipped == len(visible) and resumed.done == 12 - len(visible) and not resumed.failures
-    assert not list(cache.rglob(".*.tmp"))  # the killed writers' temp files are gone
-    whole = flow.extract_flow_cache(long_manifest, reference, size=112, workers=1, progress=False)
+    assert not list(cache_dir.rglob(".*.tmp*"))  # the killed writers' temp files are gone
+    whole = cache.extract_flow_cache(long_manifest, reference, size=112, workers=1, progress=False)
     resumed_arrays, whole_arrays = _arrays(resumed.paths), _arrays(whole.paths)
     assert resumed_arrays.keys() == whole_arrays.keys()
     assert all(np.array_equal(resumed_arrays[name], whole_arrays[name]) for name in whole_arrays)
@@ -452,10 +452,10 @@ def test_command_line_lists_failures_and_exits_1(good_manifest, mixed_class_tree
 def test_real_clips_flow_has_one_field_per_frame_pair(ps7_manifest, tmp_path):
     subset = ps7_manifest.iloc[::9].copy()
     subset.attrs = dict(ps7_manifest.attrs)
-    summary = flow.extract_flow_cache(subset, tmp_path, size=64, workers=2, progress=False)
+    summary = cache.extract_flow_cache(subset, tmp_path, size=64, workers=2, progress=False)
     assert not summary.failures
     for path, frames in zip(summary.paths, subset["frames"]):
-        field = flow.load_flow(path)
+        field = cache.load_flow(path)
         assert field.shape == (frames - 1, 64, 64, 2)
         # A person raises and lowers the arms in front of a still camera: clear motion, none near 20 px.
         speed = flow.magnitude(field)

@@ -13,7 +13,7 @@ import dataclasses
 
 import pytest
 
-from course_utils import evaluation, synthetic
+from course_utils import features, synthetic
 from course_utils.config import SyntheticSpec
 
 LESSON_SPEC = SyntheticSpec(subjects=10, reps_per_subject=3, frames=32, size=96, split_subjects=(6, 0, 4))
@@ -24,7 +24,7 @@ def _probe(tmp_path_factory, context_bias: float) -> dict:
     spec = dataclasses.replace(LESSON_SPEC, context_bias=context_bias)
     out = tmp_path_factory.mktemp("lessons") / spec.slug(0)
     manifest = synthetic.generate_dataset(out, spec, seed=0, progress=False)
-    return evaluation.lesson_probes(manifest, progress=False)
+    return features.lesson_probes(manifest, progress=False)
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ import os
 import pandas as pd
 import pytest
 
-from course_utils import config, datasets
+from course_utils import catalog, config, datasets, jobs
 
 
 def test_mixed_tree_lists_good_clips_and_names_each_broken_file(mixed_class_tree):
@@ -18,7 +18,7 @@ def test_mixed_tree_lists_good_clips_and_names_each_broken_file(mixed_class_tree
             assert "empty" in reasons[path]
     row = frame.set_index("path").loc["clap/clap_p02_r01.avi"]
     assert row["label"] == "clap" and row["subject"] == "subject002" and row["frames"] == 16
-    assert row["sha256"] == datasets.sha256_file(mixed_class_tree.root / "clap/clap_p02_r01.avi")
+    assert row["sha256"] == jobs.sha256_file(mixed_class_tree.root / "clap/clap_p02_r01.avi")
 
 
 def test_real_ps7_clips(ps7_class_tree):
@@ -79,8 +79,8 @@ def test_unknown_split_value_is_rejected(tmp_path):
 
 def test_read_only_folder_gets_its_manifest_under_artifacts(ps7_class_tree, tmp_path):
     cfg = config.resolve_config(dataset=str(ps7_class_tree), artifacts_dir=tmp_path)
-    frame = datasets.prepare_dataset(cfg, progress=False)
+    frame = catalog.prepare_dataset(cfg, progress=False)
     assert len(frame) == 27 and not (ps7_class_tree / "manifest.csv").exists()
-    assert (tmp_path / "manifests" / f"{ps7_class_tree.name}.csv").is_file()
+    assert catalog.scanned_manifest_path(cfg, ps7_class_tree).is_file()
     assert all(p.is_file() for p in datasets.video_paths(frame))
     assert os.path.samefile(datasets.video_paths(frame)[0].parent.parent, ps7_class_tree)

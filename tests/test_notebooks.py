@@ -8,7 +8,7 @@ import sys
 import nbformat
 import pytest
 
-from course_utils import config
+from course_utils import config, runs
 from course_utils.config import REPO_ROOT
 
 
@@ -93,7 +93,7 @@ def test_every_notebook_runs_in_ci_profile(ci_run):
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_each_notebook_writes_results_of_the_shared_shape(ci_run, name):
     artifacts = ci_run[1]
-    result = config.load_results(artifacts / "results" / f"{name}.json")
+    result = runs.load_results(artifacts / "results" / f"{name}.json")
     assert result["notebook"] == name and result["profile"] == "ci" and result["dataset"] == "synthetic"
     assert result["seed"] == 42 and result["timings_s"]["total"] > 0
     for values in result["metrics"].values():
@@ -104,7 +104,7 @@ def test_each_notebook_writes_results_of_the_shared_shape(ci_run, name):
 
 @pytest.mark.notebooks
 def test_eda_lesson_checks_hold_on_the_ci_set(ci_run):
-    result = config.load_results(ci_run[1] / "results" / "01_eda.json")
+    result = runs.load_results(ci_run[1] / "results" / "01_eda.json")
     metrics, extra = result["metrics"], result["extra"]
     chance = extra["chance"]
     assert metrics["appearance_probe"]["test_accuracy"] > 3 * chance
@@ -122,7 +122,7 @@ def test_data_notebooks_run_on_a_folder_of_real_clips(ps7_class_tree, tmp_path):
     code = run_notebooks.main(["--only", "00", "01", "02", "03", "--dataset", str(ps7_class_tree),
                                "--artifacts-dir", str(artifacts)])
     assert code == 0, json.loads((artifacts / "timings.json").read_text())
-    result = config.load_results(artifacts / "results" / "01_eda.json")
+    result = runs.load_results(artifacts / "results" / "01_eda.json")
     assert result["dataset"] == ps7_class_tree.name and result["extra"]["clips_per_class"] == {
         "arms_up_forward": 9, "arms_up_sideways": 9, "one_arm_up_sideways": 9}
     assert (artifacts / "figures" / ps7_class_tree.name / "01_eda_frame_grid.png").is_file()

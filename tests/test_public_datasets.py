@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 import rarfile
 
-from course_utils import config, datasets, video
+from course_utils import cache, catalog, config, datasets, video
 from course_utils import public_datasets as pdata
 from course_utils.config import REPO_ROOT
 from fixtures_archives import RarMember, write_rar, write_tar, write_zip
@@ -498,7 +498,7 @@ def test_utd_mhad_end_to_end(utd_server, tiny_clip, tmp_path, monkeypatch):
     pool = pdata.parallel_map
     monkeypatch.setattr(pdata, "parallel_map", no_pool)
     cfg = config.resolve_config("ci", "utd_mhad", data_dir=data_dir)
-    again = datasets.prepare_dataset(cfg, progress=False)
+    again = catalog.prepare_dataset(cfg, progress=False)
     pd.testing.assert_frame_equal(again, frame)
     monkeypatch.setattr(pdata, "parallel_map", pool)
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from course_utils import datasets, video
+from course_utils import cache, datasets, video
 
 # --- errors: each is typed and names the file -----------------------------------------------
 
@@ -264,10 +264,10 @@ def _mtimes(paths):
 
 
 def test_cache_builds_clips_that_match_load_clip(good_manifest, tmp_path):
-    paths, failures = video.cache_clips(good_manifest, tmp_path, 8, 32, workers=1, progress=False)
+    paths, failures = cache.cache_clips(good_manifest, tmp_path, 8, 32, workers=1, progress=False)
     assert not failures and all(p is not None and p.is_relative_to(tmp_path) for p in paths)
     for path, rel, frames in zip(paths, good_manifest["path"], good_manifest["frames"]):
-        cached = video.load_cached(path)
+        cached = cache.load_cached(path)
         expected = video.load_clip(Path(good_manifest.attrs["root"]) / rel,
                                    video.uniform_indices(frames, 8), size=32)
         assert cached.shape == (8, 32, 32, 3) and cached.dtype == np.uint8
@@ -275,22 +275,22 @@ def test_cache_builds_clips_that_match_load_clip(good_manifest, tmp_path):
 
 
 def test_cache_rerun_skips_complete_clips(good_manifest, tmp_path, monkeypatch):
-    paths, _ = video.cache_clips(good_manifest, tmp_path, 8, 32, workers=1, progress=False)
+    paths, _ = cache.cache_clips(good_manifest, tmp_path, 8, 32, workers=1, progress=False)
     before = _mtimes(paths)
     monkeypatch.setattr(video, "load_clip", lambda *a, **k: pytest.fail("a complete clip was decoded again"))
-    again, failures = video.cache_clips(good_manifest, tmp_path, 8, 32, workers=1, progress=False)
+    again, failures = cache.cache_clips(good_manifest, tmp_path, 8, 32, workers=1, progress=False)
     assert again == paths and not failures and _mtimes(again) == before
 
 
 def test_cache_key_separates_sampling_size_and_content(good_manifest, tmp_path):
-    uniform, _ = video.cache_clips(good_manifest, tmp_path, 8, 32, workers=1, progress=False)
-    segments, _ = video.cache_clips(good_manifest, tmp_path, 8, 32, sampling="segments", workers=1,
+    uniform, _ = cache.cache_clips(good_manifest, tmp_path, 8, 32, workers=1, progress=False)
+    segments, _ = cache.cache_clips(good_manifest, tmp_path, 8, 32, sampling="segments", workers=1,
                                     progress=False)
-    bigger, _ = video.cache_clips(good_manifest, tmp_path, 8, 48, workers=1, progress=False)
-    every, _ = video.cache_clips(good_manifest, tmp_path, None, 32, sampling="all", workers=1, progress=False)
+    bigger, _ = cache.cache_clips(good_manifest, tmp_path, 8, 48, workers=1, progress=False)
+    every, _ = cache.cache_clips(good_manifest, tmp_path, None, 32, sampling="all", workers=1, progress=False)
     assert len({*uniform, *segments, *bigger, *every}) == 4 * len(good_manifest)
-    assert [len(video.load_cached(p)) for p in every] == good_manifest["frames"].tolist()
-    assert video.cache_path(tmp_path, good_manifest["path"][0], "0" * 64, 8, 32) != uniform[0]
+    assert [len(cache.load_cached(p)) for p in every] == good_manifest["frames"].tolist()
+    assert cache.clip_cache_path(tmp_path, good_manifest["path"][0], "0" * 64, 8, 32) != uniform[0]
 
 
 def test_corrupt_videos_are_reported_and_the_rest_completes(good_manifest, mixed_class_tree, tmp_path):
@@ -299,7 +299,7 @@ def test_corrupt_videos_are_reported_and_the_rest_completes(good_manifest, mixed
     short = good_manifest.iloc[:1].assign(frames=500)  # the manifest claims more than the file has
     manifest = pd.concat([good_manifest, broken, short], ignore_index=True)
     manifest.attrs["root"] = str(mixed_class_tree.root)
-    paths, failures = video.cache_clips(manifest, tmp_path, 8, 32, workers=2, progress=False)
+    paths, failures = cache.cache_clips(manifest, tmp_path, 8, 32, workers=2, progress=False)
     n_good = len(good_manifest)
     assert all(p is not None and p.is_file() for p in paths[:n_good])
     assert paths[n_good:] == [None] * (len(broken) + 1)
@@ -307,7 +307,7 @@ def test_corrupt_videos_are_reported_and_the_rest_completes(good_manifest, mixed
     assert set(reasons) == set(mixed_class_tree.bad) | {short["path"].iloc[0]}
     assert "empty" in reasons[next(r for r, k in mixed_class_tree.bad.items() if k == "empty")]
     assert "needs at least" in reasons[short["path"].iloc[0]]
-    assert not list(tmp_path.rglob(".*.tmp"))
+    assert not list(tmp_path.rglob(".*.tmp*"))
 
 
 def test_interrupted_write_leaves_no_partial_file(good_manifest, tmp_path, monkeypatch):
@@ -320,71 +320,71 @@ def test_interrupted_write_leaves_no_partial_file(good_manifest, tmp_path, monke
 
     monkeypatch.setattr(np, "save", save_half_then_die)
     with pytest.raises(KeyboardInterrupt):
-        video.cache_clips(good_manifest, tmp_path, 8, 32, workers=1, progress=False)
-    assert list(tmp_path.rglob("*.npy")) == [] and list(tmp_path.rglob("*.tmp")) == []
+        cache.cache_clips(good_manifest, tmp_path, 8, 32, workers=1, progress=False)
+    assert list(tmp_path.rglob("*.npy")) == [] and list(tmp_path.rglob("*.tmp*")) == []
     monkeypatch.undo()
-    paths, failures = video.cache_clips(good_manifest, tmp_path, 8, 32, workers=1, progress=False)
-    assert not failures and all(video.load_cached(p).shape == (8, 32, 32, 3) for p in paths)
+    paths, failures = cache.cache_clips(good_manifest, tmp_path, 8, 32, workers=1, progress=False)
+    assert not failures and all(cache.load_cached(p).shape == (8, 32, 32, 3) for p in paths)
 
 
 def test_damaged_cache_file_is_rebuilt(good_manifest, tmp_path):
-    paths, _ = video.cache_clips(good_manifest, tmp_path, 8, 32, workers=1, progress=False)
-    good = video.load_cached(paths[0])
+    paths, _ = cache.cache_clips(good_manifest, tmp_path, 8, 32, workers=1, progress=False)
+    good = cache.load_cached(paths[0])
     paths[0].write_bytes(paths[0].read_bytes()[:100])  # e.g. a copy cut short by a full disk
     with pytest.raises(video.CacheError, match=paths[0].name):
-        video.load_cached(paths[0])
-    again, _ = video.cache_clips(good_manifest, tmp_path, 8, 32, workers=1, progress=False)
-    assert np.array_equal(video.load_cached(again[0]), good)
+        cache.load_cached(paths[0])
+    again, _ = cache.cache_clips(good_manifest, tmp_path, 8, 32, workers=1, progress=False)
+    assert np.array_equal(cache.load_cached(again[0]), good)
 
 
 _KILLED_RUN = """
 import pathlib, sys
-from course_utils import datasets, video
+from course_utils import cache, datasets
 manifest = datasets.load_manifest(sys.argv[1], root=sys.argv[2])
 for _ in range(50):  # loop so that the run is still writing when it is killed
-    video.cache_clips(manifest, sys.argv[3], None, 360, sampling="all", workers=1, progress=False)
+    cache.cache_clips(manifest, sys.argv[3], None, 360, sampling="all", workers=1, progress=False)
     for path in pathlib.Path(sys.argv[3]).rglob("*.npy"):
         path.unlink()
 """
 
 
 def test_killed_run_never_exposes_a_partial_clip(good_manifest, mixed_class_tree, tmp_path):
-    manifest, cache = datasets.write_manifest(good_manifest, tmp_path / "manifest.csv"), tmp_path / "cache"
+    manifest, cache_dir = datasets.write_manifest(good_manifest, tmp_path / "manifest.csv"), tmp_path / "cache_dir"
     process = subprocess.Popen([sys.executable, "-c", _KILLED_RUN, str(manifest), str(mixed_class_tree.root),
-                                str(cache)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                str(cache_dir)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
-    while not any(cache.rglob("*.npy")) and time.monotonic() < deadline and process.poll() is None:
+    while not any(cache_dir.rglob("*.npy")) and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.01)
     time.sleep(0.05)
     assert process.poll() is None, process.stderr.read().decode()
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
-    for path in cache.rglob("*.npy"):  # whatever was visible at the kill is a whole clip
-        assert video.load_cached(path).shape[1:] == (360, 360, 3)
-    paths, failures = video.cache_clips(good_manifest, cache, None, 360, sampling="all", workers=1,
+    for path in cache_dir.rglob("*.npy"):  # whatever was visible at the kill is a whole clip
+        assert cache.load_cached(path).shape[1:] == (360, 360, 3)
+    paths, failures = cache.cache_clips(good_manifest, cache_dir, None, 360, sampling="all", workers=1,
                                         progress=False)
-    assert not failures and [len(video.load_cached(p)) for p in paths] == good_manifest["frames"].tolist()
+    assert not failures and [len(cache.load_cached(p)) for p in paths] == good_manifest["frames"].tolist()
 
 
 def test_cache_arguments_are_checked(good_manifest, tmp_path):
-    with pytest.raises(ValueError, match="allowed: uniform, segments, all"):
-        video.cache_path(tmp_path, "a/b.avi", None, 8, 32, sampling="dense")
+    with pytest.raises(ValueError, match="allowed: uniform, segments, random_span, all"):
+        cache.clip_cache_path(tmp_path, "a/b.avi", None, 8, 32, sampling="dense")
     with pytest.raises(ValueError, match="needs num_frames"):
-        video.cache_clips(good_manifest, tmp_path, None, 32, workers=1, progress=False)
+        cache.cache_clips(good_manifest, tmp_path, None, 32, workers=1, progress=False)
     with pytest.raises(ValueError, match="allowed: crop, stretch"):
         video.load_clip("any.mp4", [0], size=32, fit="squash")
     unrooted = good_manifest.copy()
     unrooted.attrs = {}
     with pytest.raises(ValueError, match="load_manifest"):
-        video.cache_clips(unrooted, tmp_path, 8, 32, workers=1, progress=False)
+        cache.cache_clips(unrooted, tmp_path, 8, 32, workers=1, progress=False)
 
 
 def test_load_cached_errors(tmp_path):
     with pytest.raises(video.CacheError, match="no cached clip"):
-        video.load_cached(tmp_path / "missing.npy")
-    wrong = video.save_npy_atomic(tmp_path / "wrong.npy", np.zeros((4, 4), np.float32))
+        cache.load_cached(tmp_path / "missing.npy")
+    wrong = cache.save_npy_atomic(tmp_path / "wrong.npy", np.zeros((4, 4), np.float32))
     with pytest.raises(video.CacheError, match=r"\(T, H, W, 3\) uint8"):
-        video.load_cached(wrong)
+        cache.load_cached(wrong)
 
 
 def test_frames_per_second_counts_frames_and_clips():
@@ -399,13 +399,13 @@ def test_frames_per_second_counts_frames_and_clips():
 def test_ps7_cache_roundtrip(ps7_manifest, tmp_path):
     subset = ps7_manifest.iloc[::9].copy()
     subset.attrs = dict(ps7_manifest.attrs)
-    paths, failures = video.cache_clips(subset, tmp_path, 16, 64, workers=2, progress=False)
-    assert not failures and all(video.load_cached(p).shape == (16, 64, 64, 3) for p in paths)
+    paths, failures = cache.cache_clips(subset, tmp_path, 16, 64, workers=2, progress=False)
+    assert not failures and all(cache.load_cached(p).shape == (16, 64, 64, 3) for p in paths)
 
 
 def test_npy_completeness_reads_the_header(tmp_path):
-    path = video.save_npy_atomic(tmp_path / "clip.npy", np.zeros((5, 4, 4, 3), np.uint8))
-    assert video.npy_is_complete(path, (5, 4, 4, 3)) and video.npy_is_complete(path, (None, 4, 4, 3))
-    assert not video.npy_is_complete(path, (6, 4, 4, 3)) and not video.npy_is_complete(path, (5, 4, 4))
+    path = cache.save_npy_atomic(tmp_path / "clip.npy", np.zeros((5, 4, 4, 3), np.uint8))
+    assert cache.npy_is_complete(path, (5, 4, 4, 3)) and cache.npy_is_complete(path, (None, 4, 4, 3))
+    assert not cache.npy_is_complete(path, (6, 4, 4, 3)) and not cache.npy_is_complete(path, (5, 4, 4))
     path.write_bytes(path.read_bytes()[:-1])
-    assert not video.npy_is_complete(path, (5, 4, 4, 3))
+    assert not cache.npy_is_complete(path, (5, 4, 4, 3))

@@ -1,10 +1,11 @@
-"""Evaluation: metrics, and quick linear probes that show what a dataset can teach.
+"""Hand-made features and quick linear probes that show what a dataset can teach.
 
 The probes run in seconds on a CPU, before any deep model: a linear classifier on
 *appearance* features of the middle of a clip (one frame), and one on *motion* features
 (frame differences, no pose). On the synthetic set the appearance probe cannot separate the
 motion-only pairs (sit down / stand up, wave / raised hand) while the motion probe can,
-and the appearance probe gains from scene-class correlation (context bias).
+and the appearance probe gains from scene-class correlation (context bias). The flow
+features describe a clip's optical flow for the same kind of probe (notebook 03).
 """
 from __future__ import annotations
 
@@ -19,9 +20,10 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
 from .datasets import video_paths
-from .flow import motion_box, farneback, to_gray
+from .flow import BOUND, dequantize, farneback, magnitude, to_gray
+from .jobs import parallel_map
 from .synthetic import MOTION_PAIRS
-from .video import parallel_map, read_video
+from .video import read_video
 
 HOG_SIZE = 64  # the middle frame is described at this many pixels a side
 MOTION_SIZE = 96  # frames are resized to this for the motion features
@@ -195,3 +197,116 @@ def lesson_probes(manifest: pd.DataFrame, workers: int = 2, progress: bool = Tru
         X = np.stack([f[k] for f in features])
         result[name] = run_probe(X[train], labels[train], X[~train], labels[~train], names, pairs)
     return result
+
+
+# --------------------------------------------------------------------------- flow features
+
+NOISE_FLOOR = 2.0
+"""Motion below this many times a field's median speed counts as noise (see :func:`foreground_flow`)."""
+
+
+def _as_pixels(flow: np.ndarray, bound: float) -> np.ndarray:
+    flow = np.asarray(flow)
+    return dequantize(flow, bound) if flow.dtype == np.uint8 else flow.astype(np.float32, copy=False)
+
+
+def foreground_flow(flow: np.ndarray, floor: float = NOISE_FLOOR, bound: float = BOUND) -> np.ndarray:
+    """The motion of what moves in the scene: ``(T-1, H, W, 2)`` float32.
+
+    Per field, the median vector (the camera's shake: most pixels are background) is
+    subtracted, then each vector is shortened by ``floor`` times the field's median speed,
+    so sensor noise and static texture fall to zero and real motion stays. uint8 flow from
+    the cache is dequantised first.
+    """
+    flow = _as_pixels(flow, bound)
+    if flow.ndim != 4 or flow.shape[-1] != 2 or len(flow) == 0:
+        raise ValueError(f"flow must be (T-1, H, W, 2) with T-1 >= 1, got shape {flow.shape}")
+    every_other = (slice(None), slice(None, None, 2), slice(None, None, 2))  # medians from 1/4 of the pixels
+    moving = flow - np.median(flow[every_other], axis=(1, 2), keepdims=True)
+    speed = magnitude(moving)
+    noise = floor * np.median(speed[every_other], axis=(1, 2), keepdims=True)
+    return moving * (np.maximum(speed - noise, 0.0) / (speed + 1e-6))[..., None]
+
+
+def motion_box(energy: np.ndarray, cells: int, lo: float = 0.1, hi: float = 0.9) -> tuple[slice, slice]:
+    """Rows and columns holding the central 80 % of the motion energy, padded by 15 %."""
+    spans = []
+    for axis, length in ((1, energy.shape[0]), (0, energy.shape[1])):
+        mass = np.cumsum(energy.sum(axis))
+        first, last = np.searchsorted(mass, [lo * mass[-1], hi * mass[-1]]) if mass[-1] > 0 else (0, length - 1)
+        pad = 0.15 * (last - first) + 1
+        start = int(max(0, first - pad))
+        spans.append(slice(start, int(min(length, max(last + 1 + pad, start + cells)))))
+    return spans[0], spans[1]
+
+
+def flow_features(flow: np.ndarray, segments: int = 4, bins: int = 6, grid: int = 3,
+                  bound: float = BOUND) -> np.ndarray:
+    """A fixed-length motion descriptor of one clip's flow ``(T-1, H, W, 2)`` for quick probes.
+
+    On the :func:`foreground_flow` inside the box where the clip's motion happens (so the
+    person's position and size matter little), for each of ``segments`` equal spans of time
+    (order matters: sitting down is standing up reversed):
+
+    - a histogram of flow directions in ``bins`` bins, weighted by speed (HOF), with left
+      and right folded together (``|dx|``) so a person facing either way looks the same;
+    - a ``grid x grid`` map of mean ``|dx|``, ``dy`` and speed (where, and which way);
+    - the log of the mean speed (how much).
+
+    Then, over the whole clip, the spectrum of the mean horizontal and vertical motion
+    (6 lowest frequencies: waving oscillates, raising a hand does not) and the box's size.
+    """
+    moving = foreground_flow(flow, bound=bound)
+    speed = magnitude(moving)
+    rows, cols = motion_box(speed.sum(axis=0), grid)
+    moving, speed = moving[:, rows, cols], speed[:, rows, cols]
+    direction = np.arctan2(moving[..., 1], np.abs(moving[..., 0]))  # -pi/2 (up) .. pi/2 (down)
+    which = np.clip(((direction + np.pi / 2) / np.pi * bins).astype(int), 0, bins - 1)
+    maps = np.concatenate([np.abs(moving[..., :1]), moving[..., 1:], speed[..., None]], axis=-1)
+    # Everything is relative to the clip's mean speed: the amount of motion stays comparable
+    # between spans, and a still span gives small values instead of amplified noise.
+    scale = speed.mean() + 1e-3
+    edges = np.linspace(0, len(speed), segments + 1)
+    parts = []
+    for start, stop in zip(edges[:-1], edges[1:]):
+        span = slice(min(int(start), len(speed) - 1), max(int(np.ceil(stop)), int(start) + 1))
+        weights = speed[span]
+        parts.append(np.bincount(which[span].ravel(), weights=weights.ravel(), minlength=bins) / (weights.size * scale))
+        parts.append(cv2.resize(maps[span].mean(axis=0), (grid, grid), interpolation=cv2.INTER_AREA).ravel() / scale)
+        parts.append([np.log1p(100 * weights.mean())])
+    for component in (0, 1):
+        series = moving[..., component].mean(axis=(1, 2)) / scale
+        spectrum = np.abs(np.fft.rfft(series - series.mean()))[1:7] / len(series)
+        parts.append(np.pad(spectrum, (0, 6 - len(spectrum))))
+    parts.append([(rows.stop - rows.start) / flow.shape[1], (cols.stop - cols.start) / flow.shape[2]])
+    return np.concatenate(parts).astype(np.float32)
+
+
+CURVES = ("dx", "dy", "speed")
+
+
+def motion_curves(flow: np.ndarray, points: int = 32, bound: float = BOUND) -> dict[str, np.ndarray]:
+    """How what moves in a clip moves over time, resampled to ``points`` over normalised time 0..1.
+
+    Per field of the :func:`foreground_flow`: ``"dx"`` / ``"dy"`` is the mean horizontal /
+    vertical displacement of the moving pixels, weighted by their speed (positive: right /
+    down); ``"speed"`` is the mean speed over the whole frame (how much moves). Clips of any
+    length become comparable curves.
+    """
+    moving = foreground_flow(flow, bound=bound)
+    speed = magnitude(moving)
+    total = speed.sum(axis=(1, 2)) + 1e-6
+    means = {"dx": (moving[..., 0] * speed).sum(axis=(1, 2)) / total,
+             "dy": (moving[..., 1] * speed).sum(axis=(1, 2)) / total, "speed": speed.mean(axis=(1, 2))}
+    grid = np.linspace(0, 1, points)
+    return {what: np.interp(grid, np.linspace(0, 1, len(mean)), mean).astype(np.float32)
+            for what, mean in means.items()}
+
+
+def motion_curve(flow: np.ndarray, points: int = 32, what: str = "dy", bound: float = BOUND) -> np.ndarray:
+    """One of :func:`motion_curves`: ``what`` is ``"dx"``, ``"dy"`` or ``"speed"``."""
+    if what not in CURVES:
+        raise ValueError(f"what={what!r} is not supported; allowed: {', '.join(CURVES)}")
+    return motion_curves(flow, points, bound)[what]
+
+
