@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from course_utils import cache, config, datasets, flow, runs
+from course_utils import cache, config, datasets, flow
 from course_utils.synthetic import generate_dataset
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -18,6 +18,7 @@ import errno
 import hashlib
 import multiprocessing
 import os
+import shutil
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -48,13 +49,19 @@ class OutputError(CourseError, OSError):
 # --------------------------------------------------------------------------- checksums
 
 
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
+def file_digests(path: str | Path, algorithms: Sequence[str] = ("sha256",), chunk: int = 1 << 20) -> dict[str, str]:
+    """Hex digests of a file for each of ``algorithms`` (hashlib names), in one read."""
+    hashes = {name: hashlib.new(name) for name in algorithms}
     with open(path, "rb") as handle:
         while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
+            for digest in hashes.values():
+                digest.update(block)
+    return {name: digest.hexdigest() for name, digest in hashes.items()}
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex SHA-256 of a file: the checksum of every manifest."""
+    return file_digests(path)["sha256"]
 
 
 # --------------------------------------------------------------------------- atomic writes
@@ -96,20 +103,24 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 
 
 def remove_stale_temps(folder: str | Path, recursive: bool = True) -> int:
-    """Delete temporaries (see :func:`temp_path`) whose writing process no longer runs.
+    """Delete temporaries (files or folders named by :func:`temp_path`) whose writing process
+    no longer runs; returns how many were removed.
 
-    Returns how many were removed. Files of live processes and anything not named like a
-    course temporary are left alone.
+    Temporaries of live processes and anything not named like a course temporary are left alone.
     """
     folder = Path(folder)
     if not folder.is_dir():
         return 0
     removed = 0
-    for tmp in (folder.rglob if recursive else folder.glob)(f".*{TEMP_MARK}*"):
+    for tmp in sorted((folder.rglob if recursive else folder.glob)(f".*{TEMP_MARK}*")):
         pid = _temp_pid(tmp.name)
-        if pid is not None and tmp.is_file() and not process_alive(pid):
+        if pid is None or process_alive(pid) or tmp.is_symlink() or not tmp.exists():
+            continue
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
             tmp.unlink(missing_ok=True)
-            removed += 1
+        removed += 1
     return removed
 
 

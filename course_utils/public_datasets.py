@@ -28,8 +28,7 @@ from .config import DATA_MANIFESTS_DIR, PUBLIC_DATASETS
 from .datasets import (MANIFEST_COLUMNS, MANIFEST_NAME, VIDEO_SUFFIXES, DatasetError, describe_video,
                        load_manifest, write_manifest)
 from .jobs import Failure, atomic_path, parallel_map, sha256_file
-from .transfer import (RAR_TOOLS_HINT, ArchiveError, ChecksumError, DownloadError, UnsafeArchiveError, download,
-                       safe_extract, unpack, verify_checksums)
+from .transfer import RAR_TOOLS_HINT, ChecksumError, DownloadError, download, unpack
 
 VIDEO_INFO_NAME = "video_info.csv"
 

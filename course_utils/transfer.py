@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import http.client
 import os
 import posixpath
@@ -21,13 +20,13 @@ import urllib.error
 import urllib.request
 import zipfile
 from pathlib import Path
-from typing import IO, Callable, Iterable
+from typing import IO, Callable
 
 import rarfile
 
 from . import __version__
 from .config import REPO_URL
-from .jobs import CourseError, Progress
+from .jobs import CourseError, Progress, file_digests
 
 USER_AGENT = f"course_utils/{__version__} (+{REPO_URL})"
 RAR_TOOLS_HINT = ("`apt-get install -y unrar` (Colab, Ubuntu; on Debian it is in non-free) or "
@@ -58,15 +57,6 @@ class UnsafeArchiveError(ArchiveError):
 # Download with resume and checksums
 # ---------------------------------------------------------------------------------------------
 
-def _digests(path: Path, algorithms: Iterable[str]) -> dict[str, str]:
-    hashes = {name: hashlib.new(name) for name in algorithms}
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            for digest in hashes.values():
-                digest.update(block)
-    return {name: digest.hexdigest() for name, digest in hashes.items()}
-
-
 def verify_checksums(path: str | Path, expected: dict[str, str], name: str | None = None) -> None:
     """Raise :class:`ChecksumError` unless ``path`` has every digest in ``expected``.
 
@@ -76,7 +66,7 @@ def verify_checksums(path: str | Path, expected: dict[str, str], name: str | Non
     path = Path(path)
     if not expected:
         return
-    got = _digests(path, expected)
+    got = file_digests(path, list(expected))
     for algorithm, want in expected.items():
         if got[algorithm] != want.lower():
             kept = path.with_name(f"{name or path.name}.bad-{got[algorithm][:12]}")

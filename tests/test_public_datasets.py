@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 import rarfile
 
-from course_utils import cache, catalog, config, datasets, video
+from course_utils import catalog, config, datasets, transfer, video
 from course_utils import public_datasets as pdata
 from course_utils.config import REPO_ROOT
 from fixtures_archives import RarMember, write_rar, write_tar, write_zip
@@ -224,10 +224,10 @@ def _part(dest: Path) -> Path:
 
 def test_download_verifies_and_does_not_fetch_twice(served, tmp_path):
     server, url = served
-    dest = pdata.download(url, tmp_path / "file.bin", sha256=SHA256, md5=hashlib.md5(PAYLOAD).hexdigest(),
+    dest = transfer.download(url, tmp_path / "file.bin", sha256=SHA256, md5=hashlib.md5(PAYLOAD).hexdigest(),
                           sha1=hashlib.sha1(PAYLOAD).hexdigest(), progress=False)
     assert dest.read_bytes() == PAYLOAD and not _part(dest).exists()
-    pdata.download(url, dest, sha256=SHA256, progress=False)
+    transfer.download(url, dest, sha256=SHA256, progress=False)
     assert len(server.requests) == 1  # the second call only verified the file on disk
 
 
@@ -235,10 +235,10 @@ def test_download_resumes_after_a_cut_connection(served, tmp_path):
     server, url = served
     server.cuts = [100_000]
     dest = tmp_path / "file.bin"
-    with pytest.raises(pdata.DownloadError, match=r"100000 bytes kept in .*file\.bin\.part: run again"):
-        pdata.download(url, dest, sha256=SHA256, retries=0, progress=False)
+    with pytest.raises(transfer.DownloadError, match=r"100000 bytes kept in .*file\.bin\.part: run again"):
+        transfer.download(url, dest, sha256=SHA256, retries=0, progress=False)
     assert not dest.exists() and _part(dest).stat().st_size == 100_000
-    pdata.download(url, dest, sha256=SHA256, retries=0, progress=False)
+    transfer.download(url, dest, sha256=SHA256, retries=0, progress=False)
     assert dest.read_bytes() == PAYLOAD
     assert server.requests[-1]["range"] == "bytes=100000-"
 
@@ -246,7 +246,7 @@ def test_download_resumes_after_a_cut_connection(served, tmp_path):
 def test_download_retries_within_one_call(served, tmp_path):
     server, url = served
     server.cuts = [50_000, 70_000]
-    dest = pdata.download(url, tmp_path / "file.bin", sha256=SHA256, retries=3, retry_wait=0, progress=False)
+    dest = transfer.download(url, tmp_path / "file.bin", sha256=SHA256, retries=3, retry_wait=0, progress=False)
     assert dest.read_bytes() == PAYLOAD
     assert [r["range"] for r in server.requests] == [None, "bytes=50000-", "bytes=120000-"]
 
@@ -256,7 +256,7 @@ def test_download_restarts_when_the_server_ignores_range(served, tmp_path):
     server.honour_range = False
     dest = tmp_path / "file.bin"
     _part(dest).write_bytes(b"stale bytes from another file")
-    pdata.download(url, dest, sha256=SHA256, progress=False)
+    transfer.download(url, dest, sha256=SHA256, progress=False)
     assert dest.read_bytes() == PAYLOAD
 
 
@@ -264,7 +264,7 @@ def test_download_finishes_a_part_that_is_already_complete(served, tmp_path):
     server, url = served
     dest = tmp_path / "file.bin"
     _part(dest).write_bytes(PAYLOAD)
-    pdata.download(url, dest, sha256=SHA256, progress=False)
+    transfer.download(url, dest, sha256=SHA256, progress=False)
     assert dest.read_bytes() == PAYLOAD and server.requests[0]["range"] == f"bytes={len(PAYLOAD)}-"
 
 
@@ -272,8 +272,8 @@ def test_checksum_mismatch_keeps_the_file_and_says_expected_vs_got(served, tmp_p
     _, url = served
     dest = tmp_path / "file.bin"
     wrong = "0" * 64
-    with pytest.raises(pdata.ChecksumError) as error:
-        pdata.download(url, dest, sha256=wrong, progress=False)
+    with pytest.raises(transfer.ChecksumError) as error:
+        transfer.download(url, dest, sha256=wrong, progress=False)
     message = str(error.value)
     assert f"expected {wrong}" in message and f"got {SHA256}" in message
     kept = tmp_path / f"file.bin.bad-{SHA256[:12]}"
@@ -284,15 +284,15 @@ def test_checksum_mismatch_keeps_the_file_and_says_expected_vs_got(served, tmp_p
 def test_existing_file_with_wrong_checksum_is_kept_renamed(tmp_path):
     dest = tmp_path / "file.bin"
     dest.write_bytes(b"not the archive")
-    with pytest.raises(pdata.ChecksumError, match="md5 mismatch"):
-        pdata.download("http://127.0.0.1:9/never-contacted", dest, md5="0" * 32, progress=False)
+    with pytest.raises(transfer.ChecksumError, match="md5 mismatch"):
+        transfer.download("http://127.0.0.1:9/never-contacted", dest, md5="0" * 32, progress=False)
     assert [p.name for p in tmp_path.iterdir()] == [f"file.bin.bad-{hashlib.md5(b'not the archive').hexdigest()[:12]}"]
 
 
 def test_http_404_is_reported_without_retrying(served, tmp_path):
     server, _ = served
-    with pytest.raises(pdata.DownloadError, match=r"/nothing\.zip: HTTP 404"):
-        pdata.download(f"{server.url}/nothing.zip", tmp_path / "x.zip", retry_wait=0, progress=False)
+    with pytest.raises(transfer.DownloadError, match=r"/nothing\.zip: HTTP 404"):
+        transfer.download(f"{server.url}/nothing.zip", tmp_path / "x.zip", retry_wait=0, progress=False)
     assert len(server.requests) == 1
 
 
@@ -316,7 +316,7 @@ def test_safe_extract_good_archives(tmp_path, kind):
     else:
         archive = write_rar(tmp_path / "a.rar", [RarMember("sub", is_dir=True)]
                             + [RarMember(n, d) for n, d in GOOD.items()])
-    dest = pdata.safe_extract(archive, tmp_path / "out", progress=False)
+    dest = transfer.safe_extract(archive, tmp_path / "out", progress=False)
     assert _tree(dest) == GOOD
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no partial left
 
@@ -341,8 +341,8 @@ def test_safe_extract_refuses_members_outside_dest(tmp_path, case):
     work = tmp_path / "work"
     work.mkdir()
     archive = HOSTILE[case](tmp_path)
-    with pytest.raises(pdata.UnsafeArchiveError, match=rf"{re.escape(str(archive))}: refusing member"):
-        pdata.safe_extract(archive, work / "out", progress=False)
+    with pytest.raises(transfer.UnsafeArchiveError, match=rf"{re.escape(str(archive))}: refusing member"):
+        transfer.safe_extract(archive, work / "out", progress=False)
     assert list(work.iterdir()) == []  # nothing extracted, no partial folder left
     assert not (tmp_path / "evil.txt").exists()
 
@@ -353,18 +353,18 @@ def test_safe_extract_refuses_a_chain_of_links_that_escapes(tmp_path):
     work.mkdir()
     links = {"d/l": "..", "m": "d/l/.."}
     archive = write_tar(tmp_path / "a.tar.gz", {"d/ok.txt": b"1"}, symlinks=links)
-    with pytest.raises(pdata.UnsafeArchiveError, match="leads outside"):
-        pdata.safe_extract(archive, work / "out", progress=False)
+    with pytest.raises(transfer.UnsafeArchiveError, match="leads outside"):
+        transfer.safe_extract(archive, work / "out", progress=False)
     through = write_tar(tmp_path / "b.tar.gz", {}, symlinks=links, files_after={"m/evil.txt": b"x"})
-    with pytest.raises(pdata.UnsafeArchiveError, match="refusing member 'm/evil.txt'"):
-        pdata.safe_extract(through, work / "out", progress=False)
+    with pytest.raises(transfer.UnsafeArchiveError, match="refusing member 'm/evil.txt'"):
+        transfer.safe_extract(through, work / "out", progress=False)
     assert list(work.iterdir()) == []  # nothing written beside the destination either
 
 
 def test_safe_extract_is_atomic_and_a_rerun_completes(tmp_path, monkeypatch):
     archive = write_zip(tmp_path / "a.zip", GOOD)
     dest = tmp_path / "out"
-    real_copy, calls = pdata.shutil.copyfileobj, []
+    real_copy, calls = transfer.shutil.copyfileobj, []
 
     def fail_on_second(*args, **kwargs):
         calls.append(1)
@@ -372,12 +372,12 @@ def test_safe_extract_is_atomic_and_a_rerun_completes(tmp_path, monkeypatch):
             raise OSError("disk unplugged")
         return real_copy(*args, **kwargs)
 
-    monkeypatch.setattr(pdata.shutil, "copyfileobj", fail_on_second)
+    monkeypatch.setattr(transfer.shutil, "copyfileobj", fail_on_second)
     with pytest.raises(OSError, match="disk unplugged"):
-        pdata.safe_extract(archive, dest, progress=False)
+        transfer.safe_extract(archive, dest, progress=False)
     assert not dest.exists() and (tmp_path / ".out.partial").is_dir()
-    monkeypatch.setattr(pdata.shutil, "copyfileobj", real_copy)
-    assert _tree(pdata.safe_extract(archive, dest, progress=False)) == GOOD
+    monkeypatch.setattr(transfer.shutil, "copyfileobj", real_copy)
+    assert _tree(transfer.safe_extract(archive, dest, progress=False)) == GOOD
     assert not (tmp_path / ".out.partial").exists()
 
 
@@ -386,8 +386,8 @@ def test_rar_crc_errors_are_reported(tmp_path):
     data = bytearray(archive.read_bytes())
     data[data.find(b"hello")] ^= 0xFF
     archive.write_bytes(bytes(data))
-    with pytest.raises(pdata.ArchiveError, match="CRC"):
-        pdata.safe_extract(archive, tmp_path / "out", progress=False)
+    with pytest.raises(transfer.ArchiveError, match="CRC"):
+        transfer.safe_extract(archive, tmp_path / "out", progress=False)
     assert not (tmp_path / "out").exists()
 
 
@@ -397,18 +397,18 @@ def test_compressed_rar_without_a_tool_names_the_package_to_install(tmp_path, mo
 
     monkeypatch.setattr(rarfile, "tool_setup", no_tool)
     archive = write_rar(tmp_path / "a.rar", [RarMember("v.avi", b"\x11" * 64, method=0x33)])
-    with pytest.raises(pdata.ArchiveError, match=r"apt-get install -y unrar.*apt-get install -y unar"):
-        pdata.safe_extract(archive, tmp_path / "out", progress=False)
+    with pytest.raises(transfer.ArchiveError, match=r"apt-get install -y unrar.*apt-get install -y unar"):
+        transfer.safe_extract(archive, tmp_path / "out", progress=False)
     assert not (tmp_path / "out").exists()
 
 
 def test_not_an_archive(tmp_path):
     path = tmp_path / "notes.rar"
     path.write_text("hello")
-    with pytest.raises(pdata.ArchiveError, match="not a zip, tar or RAR archive"):
-        pdata.safe_extract(path, tmp_path / "out", progress=False)
-    with pytest.raises(pdata.ArchiveError, match="does not exist"):
-        pdata.safe_extract(tmp_path / "absent.zip", tmp_path / "out", progress=False)
+    with pytest.raises(transfer.ArchiveError, match="not a zip, tar or RAR archive"):
+        transfer.safe_extract(path, tmp_path / "out", progress=False)
+    with pytest.raises(transfer.ArchiveError, match="does not exist"):
+        transfer.safe_extract(tmp_path / "absent.zip", tmp_path / "out", progress=False)
 
 
 def test_rar_of_rars_is_unpacked_and_videos_installed_by_name(tmp_path):
@@ -418,7 +418,7 @@ def test_rar_of_rars_is_unpacked_and_videos_installed_by_name(tmp_path):
                                                       RarMember("brush_hair/a_2.avi", b"A2")])
     inner_b = write_rar(tmp_path / "cartwheel.rar", [RarMember("c_1.avi", b"C1")])
     outer = write_rar(tmp_path / "hmdb51_org.rar", [RarMember(p.name, p.read_bytes()) for p in (inner_a, inner_b)])
-    dest = pdata.unpack(outer, tmp_path / "extracted", progress=False)
+    dest = transfer.unpack(outer, tmp_path / "extracted", progress=False)
     assert not list(dest.rglob("*.rar"))  # inner archives removed once extracted
     root = tmp_path / "hmdb51"
     wanted = ["brush_hair/a_1.avi", "brush_hair/a_2.avi", "cartwheel/c_1.avi", "cartwheel/c_9.avi"]
