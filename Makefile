@@ -2,19 +2,24 @@
 PYTHON ?= python3
 VENV ?= .venv
 PROFILE ?= ci
+# CPU TensorFlow, one OpenCV with contrib, the notebook runner and tests; EXTRAS=gpu,opencv,test for a CUDA GPU.
+EXTRAS ?= cpu,opencv,test
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: course test venv readme bench clean
+.PHONY: course test venv readme bench clean colab-check
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 > /dev/null
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+colab-check: $(STAMP)
+	$(BIN)/python ci/check_colab_install.py
 
 course: $(STAMP)
 	$(BIN)/python ci/run_notebooks.py --profile $(PROFILE) && $(BIN)/python ci/make_readme_table.py

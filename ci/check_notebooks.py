@@ -4,11 +4,14 @@
 - the ``.ipynb`` carries no outputs or execution counts;
 - exactly one cell is tagged ``parameters`` and it assigns exactly the shared names
   (plus notebook-specific overrides);
-- the notebook has an Open-in-Colab badge, saves ``results/NN_name.json`` and keeps cells short.
+- the notebook has an Open-in-Colab badge, saves ``results/NN_name.json`` and keeps cells short;
+- the badges (of the notebook and of the README) and the Colab setup cell name the repository of
+  ``course_utils.paths.REPO_URL``, and a badge opens its own notebook.
 """
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from pathlib import Path
 
@@ -16,6 +19,9 @@ import jupytext
 import nbformat
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+from course_utils.paths import REPO_URL  # noqa: E402  (the one place the repository URL is written)
+
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 SHARED_PARAMETERS = ("profile", "dataset", "data_dir", "artifacts_dir", "seed")
 MAX_CODE_CELL_LINES = 40
@@ -23,6 +29,35 @@ MAX_CODE_CELL_LINES = 40
 
 def _sources(notebook: nbformat.NotebookNode) -> list[tuple[str, str]]:
     return [(cell.cell_type, cell.source.strip()) for cell in notebook.cells]
+
+
+_BADGE = re.compile(r"https://colab\.research\.google\.com/github/([^/\s)]+/[^/\s)]+)/blob/[^/\s)]+/([^\s)]+)")
+_GIT_URL = re.compile(r"git\+(https?://[^\s\"'@#]+)")
+
+
+def repo_url_problems(text: str, where: str, notebook: str | None = None, repo_url: str = REPO_URL) -> list[str]:
+    """Colab badges and ``git+`` install URLs in ``text`` that name another repository than ``repo_url``.
+
+    With ``notebook`` (``NN_name``), ``text`` must have a badge and a setup cell installing
+    ``git+<repo_url>``, and its badges must open ``notebooks/NN_name.ipynb``.
+    """
+    problems = []
+    expected = repo_url.removesuffix(".git").rstrip("/")
+    badges = _BADGE.findall(text)
+    for slug, path in badges:
+        if f"https://github.com/{slug}" != expected:
+            problems.append(f"{where}: Colab badge opens github.com/{slug}, not {expected} (course_utils.paths.REPO_URL)")
+        if notebook and path != f"notebooks/{notebook}.ipynb":
+            problems.append(f"{where}: Colab badge opens {path}, not notebooks/{notebook}.ipynb")
+    installs = _GIT_URL.findall(text)
+    for url in installs:
+        if url.removesuffix(".git").rstrip("/") != expected:
+            problems.append(f"{where}: setup cell installs git+{url}, not git+{expected} (course_utils.paths.REPO_URL)")
+    if notebook and not badges:
+        problems.append(f"{where}: no Colab badge linking {expected}")
+    if notebook and not installs:
+        problems.append(f"{where}: no Colab setup cell installing git+{expected}")
+    return problems
 
 
 def check_pair(py_path: Path) -> list[str]:
@@ -52,8 +87,9 @@ def check_pair(py_path: Path) -> list[str]:
     text = py_path.read_text()
     if "colab.research.google.com/assets/colab-badge.svg" not in text:
         problems.append(f"{py_path.name}: no Open-in-Colab badge")
+    problems += repo_url_problems(text, py_path.name, notebook=name)
     if f'"{name}"' not in text or "save_results" not in text:
-        problems.append(f"{py_path.name}: does not save results/{name}.json with config.save_results")
+        problems.append(f"{py_path.name}: does not save results/{name}.json with runs.save_results")
     for index, cell in enumerate(source.cells):
         lines = cell.source.count("\n") + 1
         if cell.cell_type == "code" and lines > MAX_CODE_CELL_LINES:
@@ -70,6 +106,9 @@ def check_all(notebooks_dir: Path = NOTEBOOKS_DIR) -> list[str]:
             problems.append(f"{ipynb.name}: no jupytext source {ipynb.with_suffix('.py').name}")
     for py_path in sources:
         problems += check_pair(py_path)
+    readme = notebooks_dir.parent / "README.md"
+    if readme.is_file():
+        problems += repo_url_problems(readme.read_text(), readme.name)
     return problems
 
 

@@ -33,21 +33,43 @@ class ConfigError(CourseError, ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class SyntheticSpec:
-    """Size and difficulty of the generated synthetic dataset."""
+    """Size and difficulty of the generated synthetic dataset.
+
+    Every clip draws its own format, the same way for every class (so no format gives the
+    class away), and the two members of a motion pair share theirs:
+
+    - ``seconds``: the range of durations, drawn log-uniformly;
+    - ``fps_choices``: the frame rates, one drawn uniformly (repeat a value to weight it);
+    - ``frames``: the bounds of the frame count ``round(seconds * fps)``;
+    - ``height`` in pixels and ``aspects`` (width / height, one drawn uniformly): the width
+      is ``height * aspect`` rounded to an even number.
+
+    Ranges and choices are fixed-length tuples; to fix a value give it everywhere, e.g.
+    ``fps_choices=(15.0,) * 6`` or ``aspects=(1.0, 1.0, 1.0)``.
+    """
 
     subjects: int = 12
     reps_per_subject: int = 4
-    frames: int = 32
-    size: int = 96
-    fps: float = 15.0
+    frames: tuple[int, int] = (20, 80)
+    seconds: tuple[float, float] = (1.2, 4.0)
+    fps_choices: tuple[float, float, float, float, float, float] = (10.0, 12.5, 15.0, 24.0, 25.0, 29.97)
+    height: int = 96
+    aspects: tuple[float, float, float] = (1.0, 4 / 3, 16 / 9)
     context_bias: float = 0.5
     imbalance: float = 0.0
     split_subjects: tuple[int, int, int] = (8, 2, 2)
 
+    @property
+    def size(self) -> int:
+        """The frame height in pixels (the name of the square side before clips varied)."""
+        return self.height
+
     def slug(self, seed: int) -> str:
         """A folder name that changes whenever the generated data would."""
-        parts = [f"s{self.subjects}", f"r{self.reps_per_subject}", f"t{self.frames}",
-                 f"px{self.size}", f"cb{self.context_bias:g}", f"im{self.imbalance:g}",
+        import hashlib  # the digest covers every field, also those the readable parts leave out
+        digest = hashlib.sha256(repr(sorted(dataclasses.asdict(self).items())).encode()).hexdigest()[:8]
+        parts = [f"s{self.subjects}", f"r{self.reps_per_subject}", f"t{self.frames[0]}-{self.frames[1]}",
+                 f"px{self.height}", f"cb{self.context_bias:g}", f"im{self.imbalance:g}", digest,
                  f"seed{seed}"]
         return "synthetic-" + "-".join(parts)
 
@@ -115,12 +137,12 @@ _PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
                mixed_precision=False, synthetic=SyntheticSpec()),
     "laptop": dict(clip_frames=16, image_size=112, epochs=15, batch_size=16, weights=None,
                    mixed_precision=False,
-                   synthetic=SyntheticSpec(subjects=20, reps_per_subject=6, frames=48, size=128,
-                                           split_subjects=(12, 4, 4))),
+                   synthetic=SyntheticSpec(subjects=20, reps_per_subject=6, frames=(24, 120),
+                                           seconds=(1.2, 5.0), height=128, split_subjects=(12, 4, 4))),
     "full": dict(clip_frames=16, image_size=224, epochs=30, batch_size=32, weights="imagenet",
                  mixed_precision=True,
-                 synthetic=SyntheticSpec(subjects=30, reps_per_subject=8, frames=64, size=160,
-                                         split_subjects=(18, 6, 6))),
+                 synthetic=SyntheticSpec(subjects=30, reps_per_subject=8, frames=(32, 180),
+                                         seconds=(1.5, 6.0), height=160, split_subjects=(18, 6, 6))),
 }
 _OVERRIDABLE = {"clip_frames", "image_size", "epochs", "batch_size", "weights", "mixed_precision"}
 _SYNTHETIC_OVERRIDES = {f.name for f in dataclasses.fields(SyntheticSpec)}

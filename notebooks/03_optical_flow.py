@@ -52,9 +52,8 @@ bench_clips = 12  # clips timed for the extraction speed
 import importlib.util, subprocess, sys
 if "google.colab" in sys.modules and importlib.util.find_spec("course_utils") is None:
     # Colab's TensorFlow, Keras, NumPy and OpenCV stay as they are: the bare course package, plus
-    # one OpenCV with contrib (the "opencv" extra) only if this runtime has no cv2.optflow
-    cv2 = importlib.import_module("cv2") if importlib.util.find_spec("cv2") else None
-    extra = "" if hasattr(cv2, "optflow") else "[opencv]"
+    # an OpenCV (the "opencv" extra) only where there is none: two OpenCV packages clash in cv2/
+    extra = "" if importlib.util.find_spec("cv2") else "[opencv]"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q",
                     f"course_utils{extra} @ git+https://github.com/action-recognition-course/action-recognition-course"], check=True)
 
