@@ -33,5 +33,14 @@ readme: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python ci/bench_generate.py && $(BIN)/python ci/bench_flow.py
 
+# The course site from the executed notebooks of the last `make course` (artifacts/site/html/index.html).
+.PHONY: site student
+site: $(STAMP)
+	$(BIN)/python ci/build_site.py
+
+# Student versions of the notebooks (nbgrader format) in artifacts/student/; grade with `python -m course_utils grade`.
+student: $(STAMP)
+	$(BIN)/python ci/make_student.py
+
 clean:
 	rm -rf artifacts data

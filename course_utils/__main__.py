@@ -1,35 +1,155 @@
 """Command line: ``python -m course_utils <command>``.
 
-Exit codes: 0 when every input was processed, 1 when some inputs failed (each listed with
-the reason, the rest done), 2 for a usage error. Bad input never ends in a traceback.
+Exit codes:
+
+* 0: every input was processed;
+* 1: some inputs failed (each listed by file name with the reason); the rest were processed;
+* 2: the command could not run as given: a usage error, an input that is missing or is not
+  what the command reads, an output that cannot be written (the message names the path and
+  the problem) or that the course did not create (it is never overwritten or deleted);
+* 130: interrupted (Ctrl-C): what was complete is kept, and the same command resumes.
+
+Bad input and ordinary environment errors (read-only folders, a full disk) never end in a
+traceback, and outputs are checked for writability before any work starts.
 """
 from __future__ import annotations
 
 import argparse
+import errno
+import os
+import re
 import sys
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from . import config, datasets, jobs, public_datasets, transfer
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+RESUME = "run the same command again"
+CARD_NAME = "dataset_card.json"  # written by the synthetic generator beside its manifest
+
+
+class CommandError(jobs.CourseError):
+    """The command cannot run as given; the message names the path and the problem."""
+
+
+def _absolute(path: str | Path) -> Path:
+    """``path`` made absolute (without resolving links), so every message names the full path."""
+    return Path(os.path.abspath(Path(path).expanduser()))
+
+
+def check_writable(path: Path, folder: bool) -> None:
+    """Raise :class:`jobs.OutputError` unless ``path`` (a file, or a folder when ``folder``) can
+    be created or replaced. Creates nothing, so a refused command leaves no trace."""
+    if path.exists():
+        if folder and not path.is_dir():
+            raise jobs.OutputError(errno.ENOTDIR, f"{path}: is a file, not a folder")
+        if not folder and path.is_dir():
+            raise jobs.OutputError(errno.EISDIR, f"{path}: is a folder, not a file")
+    start = path if folder else path.parent
+    for parent in [start, *start.parents]:
+        if not parent.exists() and not parent.is_symlink():
+            continue
+        if not parent.is_dir():
+            raise jobs.OutputError(errno.ENOTDIR, f"{parent}: is a file, so {path} cannot be written under it")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise jobs.OutputError(errno.EACCES, f"{parent}: not writable (permission denied or a read-only "
+                                                 f"disk), so {path} cannot be written")
+        return
+
+
+# --------------------------------------------------------------------------- generate
+
+
+def _course_files(out: Path) -> set[Path]:
+    """What the generator wrote in ``out``: its manifest, its card, the videos and ground truth."""
+    known = {out / datasets.MANIFEST_NAME, out / CARD_NAME}
+    try:
+        frame = datasets.load_manifest(out)
+    except datasets.DatasetError:
+        return known
+    for column in ("path", "gt"):
+        if column in frame.columns:
+            known.update(out / p for p in frame[column].dropna().astype(str))
+    return known
+
+
+def _refuse_foreign_folder(out: Path, force: bool) -> None:
+    """Generate only into a new or empty folder or one the course generated; ``--force`` replaces
+    a generated dataset, and nothing else (not a file a user added to it)."""
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    if not (out / CARD_NAME).is_file():
+        raise CommandError(f"{out}: this folder was not made by the course (it has no {CARD_NAME}); nothing "
+                           "in it was changed. Choose a new or empty folder for the synthetic dataset.")
+    if not force:
+        return
+    known = _course_files(out)
+    foreign = sorted(p for p in out.rglob("*") if (p.is_file() or p.is_symlink()) and p not in known)
+    if foreign:
+        raise CommandError(f"{out}: holds {len(foreign)} file(s) the course did not create (first: {foreign[0]}); "
+                           "--force would delete them, so nothing was changed. Move them out first.")
+
+
+def _generate_message(error: datasets.DatasetError) -> str:
+    """The generator's message in the words of the command line (``--force``, not ``overwrite=True``)."""
+    return re.sub(r"overwrite=True(?:\s*\(--force on the command line\))?", "--force", str(error))
 
 
 def _generate(args: argparse.Namespace) -> int:
     from .synthetic import generate_dataset  # the command line loads only what a command needs
 
     spec = config.resolve_config(args.profile, seed=args.seed).synthetic
-    out = Path(args.out)
-    if (out / datasets.MANIFEST_NAME).exists() and not args.force:
-        print(f"{out}: a dataset is already there (use --force to regenerate)")
-        return 0
+    out = _absolute(args.out)
+    check_writable(out.parent, folder=True)  # the dataset is built beside OUT, then renamed into place
+    check_writable(out, folder=True)
+    _refuse_foreign_folder(out, args.force)
+    existed = (out / datasets.MANIFEST_NAME).is_file() and (out / CARD_NAME).is_file()
     start = time.perf_counter()
-    frame = generate_dataset(out, spec, seed=args.seed, workers=args.workers, progress=not args.quiet,
-                             overwrite=args.force)
+    try:
+        frame = generate_dataset(out, spec, seed=args.seed, workers=args.workers, progress=not args.quiet,
+                                 overwrite=args.force)
+    except datasets.DatasetError as error:
+        raise CommandError(_generate_message(error)) from None
+    if existed and not args.force:
+        print(f"{out}: already holds the dataset of profile {args.profile!r} and seed {args.seed} "
+              f"({len(frame)} clips); nothing to do")
+        return EXIT_OK
     seconds = time.perf_counter() - start
     counts = frame["split"].value_counts().reindex(list(datasets.SPLITS), fill_value=0)
     print(f"{len(frame)} clips of {frame['label'].nunique()} classes in {seconds:.1f} s -> {out}")
     print("  " + ", ".join(f"{split}: {n}" for split, n in counts.items()))
-    return 0
+    return EXIT_OK
+
+
+def _generate_interrupted(args: argparse.Namespace) -> str:
+    return (f"interrupted: nothing was written to {_absolute(args.out)} (a dataset appears there only when "
+            f"complete; one that was there is unchanged); {RESUME} to generate it")
+
+
+# --------------------------------------------------------------------------- manifest
+
+
+def _is_course_manifest(path: Path) -> bool:
+    """Whether ``path`` starts with the header :func:`datasets.write_manifest` writes."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            header = handle.readline(1 << 16).strip().split(",")
+    except (OSError, UnicodeDecodeError):
+        return False
+    return header[:len(datasets.MANIFEST_COLUMNS)] == datasets.MANIFEST_COLUMNS
+
+
+def _refuse_foreign_manifest(out: Path) -> None:
+    """Never overwrite a file the course did not create, nor a generated dataset's own manifest."""
+    if out.name == datasets.MANIFEST_NAME and (out.parent / CARD_NAME).is_file():
+        raise CommandError(f"{out}: is the manifest of a generated synthetic dataset ({out.parent / CARD_NAME} is "
+                           "beside it); a scan would replace its columns and splits, so it was left alone. "
+                           "Use it as it is, or write the scan elsewhere with --out.")
+    if out.exists() and not _is_course_manifest(out):
+        raise CommandError(f"{out}: exists and is not a course manifest; it was left alone. "
+                           "Choose another --out, or delete that file first.")
 
 
 def _report(failures: Sequence[jobs.Failure], what: str) -> int:
@@ -37,87 +157,198 @@ def _report(failures: Sequence[jobs.Failure], what: str) -> int:
         print(f"FAILED {failure}", file=sys.stderr)
     if failures:
         print(f"{len(failures)} {what} failed (listed above); the rest were processed", file=sys.stderr)
-    return 1 if failures else 0
+    return EXIT_SOME_FAILED if failures else EXIT_OK
 
 
 def _manifest(args: argparse.Namespace) -> int:
-    root = Path(args.dir)
+    root = _absolute(args.dir)
+    out = _absolute(args.out) if args.out else root / datasets.MANIFEST_NAME
+    if not root.is_dir():
+        raise CommandError(f"{root}: not a folder; expected a folder with one sub-folder per class")
+    check_writable(out, folder=False)
+    _refuse_foreign_manifest(out)
     frame, failures = datasets.scan_class_folder(root, workers=args.workers, seed=args.seed,
                                                  progress=not args.quiet)
-    out = Path(args.out) if args.out else root / datasets.MANIFEST_NAME
     if frame.empty:
         _report(failures, "videos")
         print(f"{root}: no readable video; no manifest written", file=sys.stderr)
-        return 1
+        return EXIT_SOME_FAILED
     datasets.write_manifest(frame, out)
     print(f"{len(frame)} videos of {frame['label'].nunique()} classes -> {out}")
     return _report(failures, "videos")
 
 
+def _manifest_interrupted(args: argparse.Namespace) -> str:
+    return f"interrupted: no manifest was written; {RESUME}"
+
+
+# --------------------------------------------------------------------------- flow
+
+
+def _flow_size(text: str) -> int | None:
+    if text.strip().lower() in ("0", "native"):
+        return None
+    try:
+        size = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size: give pixels (an integer >= 8), "
+                                         "or 0 / native for the videos' own size") from None
+    if size < 8:
+        raise argparse.ArgumentTypeError(f"{size} is too small: give pixels (an integer >= 8), or 0 / native")
+    return size
+
+
 def _flow(args: argparse.Namespace) -> int:
     from .cache import extract_flow_cache
 
-    summary = extract_flow_cache(args.manifest, args.out, size=args.size, method=args.method,
+    out = _absolute(args.out)
+    check_writable(out, folder=True)
+    manifest = datasets.load_manifest(_absolute(args.manifest))
+    if manifest.empty:
+        raise CommandError(f"{_absolute(args.manifest)}: the manifest lists no videos; nothing to compute")
+    summary = extract_flow_cache(manifest, out, size=args.size, method=args.method,
                                  workers=args.workers, progress=not args.quiet)
     print(f"flow: {summary}")
     return _report(summary.failures, "videos")
 
 
+def _flow_interrupted(args: argparse.Namespace) -> str:
+    out = _absolute(args.out)
+    kept = sum(1 for p in out.rglob("*.npy") if not p.name.startswith(".")) if out.is_dir() else 0
+    return (f"interrupted: {kept} complete flow file(s) are kept in {out}; "
+            f"{RESUME} to compute the rest (complete files are skipped)")
+
+
+# --------------------------------------------------------------------------- download
+
+
 def _download(args: argparse.Namespace) -> int:
+    data_dir = _absolute(args.data_dir)
+    check_writable(data_dir, folder=True)
     try:
-        root = public_datasets.download_public_dataset(args.name, args.data_dir, progress=not args.quiet)
+        root = public_datasets.download_public_dataset(args.name, data_dir, progress=not args.quiet)
     except transfer.DownloadError as error:
         print(f"FAILED {error}", file=sys.stderr)
-        return 1
-    frame = public_datasets.prepare_public_dataset(args.name, args.data_dir, progress=not args.quiet)
+        return EXIT_SOME_FAILED
+    frame = public_datasets.prepare_public_dataset(args.name, data_dir, progress=not args.quiet)
     print(f"{args.name}: {len(frame)} videos of {frame['label'].nunique()} classes -> {root}")
-    return 0
+    return EXIT_OK
+
+
+def _download_interrupted(args: argparse.Namespace) -> str:
+    downloads = _absolute(args.data_dir) / args.name / "downloads"
+    return f"interrupted: what was downloaded is kept in {downloads} (.part files resume); {RESUME}"
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from . import grading  # a development tool: papermill and nbformat are imported only here
+
+    out = _absolute(args.out)
+    check_writable(out, folder=True)
+    reports = grading.grade_submissions([_absolute(p) for p in args.submissions], out, notebook=args.notebook,
+                                        data_dir=args.data_dir, reference_dir=args.reference, timeout=args.timeout)
+    print("\n" + grading.markdown_table(reports) + f"\n\nreports: {out / 'grades.md'}, {out / 'grades.json'}")
+    return EXIT_OK if all(grading.ran(r) for r in reports) else EXIT_SOME_FAILED
+
+
+# --------------------------------------------------------------------------- parser and main
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m course_utils", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m course_utils", description=__doc__.splitlines()[0],
+                                     epilog="exit codes: 0 all inputs processed, 1 some inputs failed (listed), "
+                                            "2 usage or environment error (nothing changed), 130 interrupted")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    generate = commands.add_parser("generate", help="render the synthetic action dataset into OUT")
+    def command(name: str, run: Callable, interrupted: Callable, **kwargs) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, **kwargs)
+        sub.set_defaults(run=run, interrupted=interrupted)
+        return sub
+
+    generate = command("generate", _generate, _generate_interrupted,
+                       help="render the synthetic action dataset into OUT")
     generate.add_argument("out")
     generate.add_argument("--profile", default="ci", choices=config.PROFILES)
     generate.add_argument("--seed", type=int, default=42)
-    generate.add_argument("--force", action="store_true", help="regenerate even if OUT has a dataset")
-    generate.set_defaults(run=_generate)
+    generate.add_argument("--force", action="store_true",
+                          help="replace a dataset the course generated in OUT with another seed or profile "
+                               "(never a folder the course did not create)")
 
-    manifest = commands.add_parser("manifest", help="manifest CSV of a folder of class sub-folders of videos")
+    manifest = command("manifest", _manifest, _manifest_interrupted,
+                       help="manifest CSV of a folder of class sub-folders of videos")
     manifest.add_argument("dir")
-    manifest.add_argument("--out", help="CSV path (default: DIR/manifest.csv)")
+    manifest.add_argument("--out", help="CSV path (default: DIR/manifest.csv); an existing file is replaced "
+                                        "only if it is a course manifest")
     manifest.add_argument("--seed", type=int, default=0, help="seed of the subject-disjoint split")
-    manifest.set_defaults(run=_manifest)
 
-    flow = commands.add_parser("flow", help="optical-flow cache of every video of a manifest")
+    from .cache import DEFAULT_FLOW_SIZE
+
+    flow = command("flow", _flow, _flow_interrupted, help="optical-flow cache of every video of a manifest")
     flow.add_argument("manifest", help="manifest CSV or the folder holding manifest.csv")
     flow.add_argument("out")
-    flow.add_argument("--size", type=int, default=None, help="resize frames to SIZE x SIZE first")
+    flow.add_argument("--size", type=_flow_size, default=DEFAULT_FLOW_SIZE,
+                      help=f"resize frames to SIZE x SIZE pixels first (default {DEFAULT_FLOW_SIZE}, the size the "
+                           "course uses); 0 or native keeps the videos' own size (slow on large video)")
     flow.add_argument("--method", default="farneback", choices=["farneback", "tvl1"])
-    flow.set_defaults(run=_flow)
 
-    download = commands.add_parser("download", help="download, verify and unpack a public dataset (needs internet)")
+    download = command("download", _download, _download_interrupted,
+                       help="download, verify and unpack a public dataset (needs internet)")
     download.add_argument("name", choices=config.PUBLIC_DATASETS)
     download.add_argument("--data-dir", default=str(config.REPO_ROOT / "data"))
-    download.set_defaults(run=_download)
 
-    for command in (generate, manifest, flow, download):
-        command.add_argument("--quiet", action="store_true", help="no progress bar")
-    for command in (generate, manifest, flow):
-        command.add_argument("--workers", type=int, default=2)
+    grade = command("grade", _grade, lambda args: f"interrupted: the reports of finished submissions are in {args.out}",
+                    help="run submitted notebooks in the ci profile with the hidden tests and score each exercise")
+    grade.add_argument("submissions", nargs="+", metavar="SUBMISSION.ipynb")
+    grade.add_argument("--notebook", help="the course notebook (NN_name) of every submission (default: from "
+                                          "its metadata or file name)")
+    grade.add_argument("--out", default=str(config.REPO_ROOT / "artifacts" / "grades"),
+                       help="folder of grades.json, grades.md and the graded notebooks")
+    grade.add_argument("--data-dir", default=None, help="datasets (default: the course's data folder)")
+    grade.add_argument("--reference", default=None, help="artifacts folder of a run whose results/*.json metrics "
+                                                         "the graded run must reproduce")
+    grade.add_argument("--timeout", type=_positive, default=600, help="seconds allowed per cell (default 600)")
+
+    for sub in (generate, manifest, flow, download):
+        sub.add_argument("--quiet", action="store_true", help="no progress bar")
+    for sub in (generate, manifest, flow):
+        sub.add_argument("--workers", type=_positive, default=2)
     return parser
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, jobs.CourseError):
+        return str(error)
+    if isinstance(error, OSError) and error.filename is not None:
+        return f"{error.filename}: {error.strerror or error}"
+    return str(error)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (jobs.CourseError, FileNotFoundError, NotADirectoryError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        jobs.shutdown_pool(kill=True)
+        print(args.interrupted(args), file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (jobs.CourseError, OSError) as error:
+        print(f"error: {_describe(error)}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # Ctrl-C while parsing or importing, before a command ran
+        print(f"interrupted before any work; {RESUME}", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)

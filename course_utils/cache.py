@@ -12,6 +12,7 @@ Both are resumable: a killed run leaves only whole files, a rerun computes the r
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import os
 import shutil
@@ -246,10 +247,16 @@ def _extract_one(job: _Job) -> int | Failure:
     except cv2.error as error:
         return Failure(job.rel_path, f"{type(error).__name__}: {error}")
     except OSError as error:
-        return Failure(job.rel_path, str(describe_os_error(error, job.target)))
+        problem = describe_os_error(error, job.target)
+        if error.errno in _EVERY_VIDEO_WOULD_FAIL:
+            raise problem from None  # a full or read-only disk: stop the run, keep what is complete
+        return Failure(job.rel_path, str(problem))
     finally:
         raw.unlink(missing_ok=True)
     return count
+
+
+_EVERY_VIDEO_WOULD_FAIL = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}
 
 
 def _as_manifest(manifest: str | Path | pd.DataFrame) -> pd.DataFrame:
@@ -314,12 +321,16 @@ def extract_flow_cache(manifest: str | Path | pd.DataFrame, out_dir: str | Path,
             for i in np.argsort(-cost.to_numpy(), kind="stable")
             if not npy_is_complete(paths[i], (None, size, size, 2))}
     failures, fields = {}, 0
-    with Progress(len(jobs), f"{method} flow", "video", enabled=progress) as bar:
-        for i, result in run_jobs(_extract_one, jobs, workers):
-            if isinstance(result, Failure):
-                failures[i], paths[i] = result, None
-            else:
-                fields += result
-            bar.update()
+    try:
+        with Progress(len(jobs), f"{method} flow", "video", enabled=progress) as bar:
+            for i, result in run_jobs(_extract_one, jobs, workers):
+                if isinstance(result, Failure):
+                    failures[i], paths[i] = result, None
+                else:
+                    fields += result
+                bar.update()
+    except BaseException:  # Ctrl-C, a full disk: complete files stay, the stopped workers' temporaries go
+        remove_stale_temps(out_dir)
+        raise
     return FlowSummary(out_dir, paths, len(jobs) - len(failures), len(frame) - len(jobs),
                        [failures[i] for i in sorted(failures)], fields, time.perf_counter() - start)

@@ -11,7 +11,7 @@ import pandas as pd
 
 from .config import PUBLIC_DATASETS, Config
 from .datasets import (MANIFEST_NAME, DatasetError, find_class_videos, load_manifest, scan_class_folder,
-                       write_manifest)
+                       video_paths, write_manifest)
 from .jobs import atomic_write_text
 from .public_datasets import prepare_public_dataset
 from .synthetic import generate_dataset
@@ -33,8 +33,26 @@ def prepare_dataset(cfg: Config, workers: int = 2, progress: bool = True) -> pd.
     if cfg.dataset in PUBLIC_DATASETS:
         return prepare_public_dataset(cfg.dataset, cfg.data_dir, progress=progress)
     if (root / MANIFEST_NAME).is_file():
-        return load_manifest(root)
+        frame = load_manifest(root)
+        _warn_if_stale(frame, root)
+        return frame
     return _scanned_folder(cfg, root, workers, progress)
+
+
+def _warn_if_stale(frame: pd.DataFrame, root: Path) -> None:
+    """Say so when a folder's own manifest no longer lists the videos in it (it is the user's
+    file, so it is used as it is, never rewritten)."""
+    try:
+        on_disk = {f.resolve() for f in find_class_videos(root)}
+    except DatasetError:  # not a class-folder tree: the manifest is the only description
+        return
+    listed = {p.resolve() for p in video_paths(frame)}
+    added, gone = sorted(on_disk - listed), sorted(listed - on_disk)
+    if added or gone:
+        first = (added or gone)[0]
+        print(f"{root / MANIFEST_NAME}: {len(added)} video file(s) in the folder are not in it (new, or "
+              f"unreadable when it was made) and {len(gone)} it lists are missing (first: {first}); it is used "
+              f"as it is. To include new videos, make it again: `python -m course_utils manifest {root}`")
 
 
 def folder_fingerprint(files: list[Path], root: Path) -> str:

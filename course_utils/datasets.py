@@ -155,14 +155,22 @@ def load_manifest(path: str | Path, root: str | Path | None = None) -> pd.DataFr
     if not path.is_file():
         raise DatasetError(f"{path}: no manifest here; create it with "
                            f"`python -m course_utils manifest {path.parent}`")
-    frame = pd.read_csv(path, dtype={"subject": str, "label": str, "sha256": str})
+    try:
+        frame = pd.read_csv(path, dtype={"subject": str, "label": str, "sha256": str})
+    except pd.errors.EmptyDataError:
+        raise DatasetError(f"{path}: the file is empty, not a course manifest") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
+        why = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise DatasetError(f"{path}: not a course manifest (cannot read it as CSV: {why})") from None
+    except OSError as error:
+        raise DatasetError(f"{path}: cannot read the manifest ({error.strerror or error})") from None
     missing = [c for c in MANIFEST_COLUMNS if c not in frame.columns]
     if missing:
         raise DatasetError(f"{path}: not a course manifest, missing columns {missing}")
     bad_splits = sorted(set(frame["split"].dropna()) - set(SPLITS))
     if bad_splits:
         raise DatasetError(f"{path}: unknown split values {bad_splits}; allowed: {', '.join(SPLITS)}")
-    frame.attrs["root"] = str(Path(root) if root is not None else path.parent)
+    frame.attrs["root"] = os.path.abspath(root if root is not None else path.parent)  # errors name full paths
     return frame
 
 

@@ -22,7 +22,7 @@ from sklearn.svm import LinearSVC
 from .datasets import video_paths
 from .flow import BOUND, dequantize, farneback, magnitude, to_gray
 from .jobs import parallel_map
-from .synthetic import MOTION_PAIRS
+from .synthetic import MOTION_PAIRS, load_ground_truth
 from .video import read_video
 
 HOG_SIZE = 64  # the middle frame is described at this many pixels a side
@@ -83,6 +83,81 @@ def stabilised_differences(gray: np.ndarray, blur: float = 1.0) -> np.ndarray:
                      for a, b, (dx, dy) in zip(gray[:-1], gray[1:], camera_motion(gray))])
 
 
+def above_noise(magnitude: np.ndarray) -> np.ndarray:
+    """Where ``|difference|`` ``(T-1, H, W)`` stands well above the sensor noise of its frame pair.
+
+    The noise level of each pair is estimated robustly (1.4826 x the median absolute
+    difference: most pixels do not move); a pixel moves when it exceeds 3 noise levels plus
+    4 grey levels, which also removes faint whole-frame flicker (compression, lighting).
+    """
+    magnitude = np.asarray(magnitude)
+    sample = magnitude[:, ::2, ::2].reshape(len(magnitude), -1)
+    sigma = 1.4826 * np.median(sample, axis=1)[:, None, None]  # robust noise level
+    return magnitude > 3.0 * sigma + 4.0
+
+
+def frame_difference_energy(frames: np.ndarray) -> np.ndarray:
+    """The naive motion energy ``(T-1,)``: mean ``|frame[t+1] - frame[t]|`` over all pixels.
+
+    Everything that changes counts: the actor, but also camera shake, sensor noise and
+    compression flicker. It is the same for a clip played backwards, reversed in time.
+    """
+    frames = np.asarray(frames)
+    if frames.ndim not in (3, 4) or len(frames) < 2:
+        raise ValueError(f"frames must be (T, H, W[, 3]) with T >= 2, got shape {frames.shape}")
+    axes = tuple(range(1, frames.ndim))
+    return np.abs(np.diff(frames.astype(np.int16), axis=0)).mean(axis=axes)
+
+
+def motion_energy(frames: np.ndarray, size: int = MOTION_SIZE, region: np.ndarray | None = None) -> np.ndarray:
+    """Motion energy that measures motion ``(T-1,)``: grey levels per pixel and frame step, at ``size`` px.
+
+    The frames are made gray at ``size`` x ``size`` (so clips of any resolution compare),
+    the camera's own shift is taken out (:func:`stabilised_differences`) and only pixels
+    that change well above the noise count (:func:`above_noise`); the rest count as zero.
+    ``region``, a ``(T, H, W)`` boolean mask such as the person mask of the synthetic ground
+    truth, keeps only the motion inside it (dilated by 2 pixels, so the moving edges count):
+    passers-by and other distractors drop out. The mean is always over the whole frame.
+    """
+    gray = to_gray(frames, size).astype(np.float32)
+    if len(gray) < 3:
+        raise ValueError(f"motion energy needs at least 3 frames, got {len(gray)}")
+    magnitude = np.abs(stabilised_differences(gray))
+    energy = np.where(above_noise(magnitude), magnitude, 0.0)
+    if region is not None:
+        region = np.asarray(region)
+        if region.ndim != 3 or len(region) != len(gray):
+            raise ValueError(f"region must be a (T, H, W) mask with T={len(gray)}, got shape {region.shape}")
+        kernel = np.ones((5, 5), np.uint8)
+        inside = np.stack([cv2.dilate(cv2.resize(r.astype(np.uint8), (size, size), interpolation=cv2.INTER_NEAREST),
+                                      kernel) for r in region]) > 0
+        energy = energy * (inside[:-1] | inside[1:])
+    return energy.mean(axis=(1, 2))
+
+
+def resample_curve(values: np.ndarray, points: int = 32) -> np.ndarray:
+    """``values`` over a clip's steps, linearly resampled to ``points`` over normalised time 0..1,
+    so clips of different lengths (and frame rates) can be averaged."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 1 or len(values) == 0 or points < 2:
+        raise ValueError(f"need a non-empty 1-D curve and points >= 2, got shape {values.shape}, points={points}")
+    if len(values) == 1:
+        return np.full(points, values[0])
+    return np.interp(np.linspace(0, 1, points), np.linspace(0, 1, len(values)), values)
+
+
+def clip_motion_energy(job) -> dict[str, np.ndarray]:
+    """The energies of one video, each ``(T-1,)`` per frame step: ``{"naive", "robust"}``, plus
+    ``"person"`` (the robust energy inside the person mask) when ``job`` is a pair
+    ``(video path, ground-truth .npz path)`` of the synthetic set."""
+    path, truth = job if isinstance(job, tuple) else (job, None)
+    frames = read_video(path)
+    out = {"naive": frame_difference_energy(frames), "robust": motion_energy(frames)}
+    if truth is not None:
+        out["person"] = motion_energy(frames, region=load_ground_truth(truth)["mask"])
+    return out
+
+
 def motion_features(frames: np.ndarray) -> np.ndarray:
     """How a clip moves, without pose: time-ordered, signed and centred on the actor.
 
@@ -102,9 +177,7 @@ def motion_features(frames: np.ndarray) -> np.ndarray:
     ix = np.stack([cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=1, scale=0.5) for g in gray[:-1]])
     iy = np.stack([cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=1, scale=0.5) for g in gray[:-1]])
     mag = np.abs(diff)
-    sample = mag[:, ::2, ::2].reshape(len(mag), -1)
-    sigma = 1.4826 * np.median(sample, axis=1)[:, None, None]  # robust noise level
-    moving = mag > 3.0 * sigma + 4.0
+    moving = above_noise(mag)
     energy = np.where(moving, mag, 0.0)
     flow_x, flow_y = -diff * ix * moving, -diff * iy * moving
     grad = np.sqrt((ix ** 2 + iy ** 2).mean()) + 1e-6

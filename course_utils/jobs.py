@@ -45,6 +45,9 @@ class Failure:
 class OutputError(CourseError, OSError):
     """An output path cannot be written; the message names the path and the problem."""
 
+    def __str__(self) -> str:  # the message alone, without OSError's "[Errno 28]" prefix
+        return self.strerror or super().__str__()
+
 
 # --------------------------------------------------------------------------- checksums
 
@@ -292,8 +295,11 @@ def shutdown_pool(kill: bool = False) -> None:
     if executor is None:
         return
     if kill:
-        for process in list(getattr(executor, "_processes", {}).values()):
+        processes = list((getattr(executor, "_processes", None) or {}).values())
+        for process in processes:
             process.terminate()
+        for process in processes:  # gone before the caller cleans up what they were writing
+            process.join(timeout=2)
     executor.shutdown(wait=not kill, cancel_futures=True)
 
 

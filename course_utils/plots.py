@@ -1,20 +1,40 @@
 """Figures shared by the notebooks (matplotlib/seaborn); each returns its Figure."""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from PIL import Image
 
 from .config import Config
+from .jobs import atomic_write_bytes
 
 
-def save_figure(fig: plt.Figure, cfg: Config, name: str) -> Path:
-    """Save under a stable name in the run's figures folder and return the path."""
+DPI = 100
+MAX_PNG_BYTES = 400_000
+"""A figure whose full-colour PNG would be larger is stored with a 256-colour palette (frame
+grids of noisy video frames compress badly; plots of lines never come near this)."""
+
+
+def save_figure(fig: plt.Figure, cfg: Config, name: str, dpi: int = DPI) -> Path:
+    """Save under a stable name in the run's figures folder and return the path.
+
+    The same figure gives the same bytes on every run (no timestamp in the file).
+    """
     path = cfg.figures_dir / f"{name}.png"
-    fig.savefig(path, dpi=110, bbox_inches="tight", metadata={"Software": None})
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+    data = buffer.getvalue()
+    if len(data) > MAX_PNG_BYTES:
+        buffer = io.BytesIO()
+        Image.open(io.BytesIO(data)).convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT).save(
+            buffer, format="png", optimize=True)
+        data = buffer.getvalue()
+    atomic_write_bytes(path, data)
     return path
 
 
@@ -33,18 +53,24 @@ def frame_strip(frames: np.ndarray, count: int = 8, title: str | None = None,
     return fig
 
 
-def frame_grid(rows: Sequence[tuple[str, np.ndarray]], count: int = 6) -> plt.Figure:
-    """One row per (label, clip): ``count`` evenly spaced frames, the label on the left."""
-    fig, axes = plt.subplots(len(rows), count, figsize=(1.35 * count, 1.35 * len(rows)), squeeze=False)
+def frame_grid(rows: Sequence[tuple[str, np.ndarray]], count: int = 6, cell: float = 1.0) -> plt.Figure:
+    """One row per (label, clip): ``count`` evenly spaced frames, the label on the left.
+
+    Clips may differ in length and shape: each row samples its own frames, and a frame keeps
+    its aspect ratio inside its cell (a 16:9 clip looks wide, a square one square). ``cell``
+    is the size of a cell in inches; at the default 100 dpi, 1.0 shows a 96 px frame at its own size.
+    """
+    fig, axes = plt.subplots(len(rows), count, figsize=(cell * count + 1.4, cell * 0.8 * len(rows)),
+                             squeeze=False)
     for (label, frames), row in zip(rows, axes):
         for ax, index in zip(row, np.linspace(0, len(frames) - 1, count).round().astype(int)):
-            ax.imshow(frames[index])
-            ax.set_xticks([])
-            ax.set_yticks([])
-        row[0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
-    for ax, index in zip(axes[0], np.linspace(0, 1, count)):
-        ax.set_title(f"{index:.0%} of clip", fontsize=7)
-    fig.tight_layout(pad=0.2)
+            ax.imshow(frames[index], interpolation="nearest")
+            ax.set_axis_off()
+        row[0].text(-0.08, 0.5, label, transform=row[0].transAxes, ha="right", va="center", fontsize=7)
+    for ax, where in zip(axes[0], np.linspace(0, 1, count)):
+        ax.set_title(f"{where:.0%} of clip", fontsize=7)
+    fig.subplots_adjust(left=1.4 / (cell * count + 1.4), right=0.995, top=0.96, bottom=0.005,
+                        wspace=0.04, hspace=0.12)
     return fig
 
 
@@ -60,37 +86,72 @@ def count_bars(frame: pd.DataFrame, by: str = "label", hue: str = "split") -> pl
     return fig
 
 
-def distributions(frame: pd.DataFrame, columns: Sequence[str], titles: Sequence[str]) -> plt.Figure:
-    """One histogram per manifest column (e.g. duration, fps, width)."""
-    fig, axes = plt.subplots(1, len(columns), figsize=(3.4 * len(columns), 2.8))
-    for ax, column, title in zip(np.atleast_1d(axes), columns, titles):
+def distributions(frame: pd.DataFrame, columns: Sequence[str], titles: Sequence[str],
+                  max_categories: int = 8) -> plt.Figure:
+    """One panel per manifest column: a histogram of a spread-out column (e.g. duration), or
+    bars of the values with their counts when it takes few values (e.g. frame rates, sizes).
+
+    A column of text (such as ``"128x96"``) is always drawn as bars.
+    """
+    fig, axes = plt.subplots(1, len(columns), figsize=(3.3 * len(columns), 2.7), squeeze=False)
+    for ax, column, title in zip(axes[0], columns, titles):
         values = frame[column].dropna()
-        bins = min(30, max(1, values.nunique()))
-        ax.hist(values, bins=bins, color="tab:blue", edgecolor="white")
+        numeric = pd.api.types.is_numeric_dtype(values)
+        if not numeric or values.nunique() <= max_categories:
+            counts = values.value_counts().sort_index()
+            labels = [f"{v:g}" if isinstance(v, (float, np.floating)) else str(v) for v in counts.index]
+            ax.bar(range(len(counts)), counts.to_numpy(), color="tab:blue", width=0.7)
+            ax.set_xticks(range(len(counts)), labels, rotation=30 if len(counts) > 3 else 0, fontsize=8)
+            for x, n in enumerate(counts.to_numpy()):
+                ax.text(x, n, str(n), ha="center", va="bottom", fontsize=7)
+            ax.margins(y=0.15)
+        else:
+            ax.hist(values, bins=min(30, values.nunique()), color="tab:blue", edgecolor="white")
         ax.set_title(title, fontsize=10)
         ax.set_ylabel("clips")
     fig.tight_layout()
     return fig
 
 
-def per_class_curves(curves: dict[str, np.ndarray], xlabel: str, ylabel: str, ncols: int = 7) -> plt.Figure:
-    """Small multiples: one curve (mean over clips, with a band of +-1 std) per class."""
+def per_class_curves(curves: dict[str, np.ndarray], xlabel: str, ylabel: str, ncols: int = 7,
+                     overlays: dict[str, Sequence[str]] | None = None) -> plt.Figure:
+    """Small multiples: one curve (mean over clips, with a band of +-1 std) per class.
+
+    ``curves`` maps a class to its clips' curves ``(clips, points)`` over normalised time.
+    ``overlays`` adds panels that draw the mean curves of a few classes on the same axes
+    (``{"title": ["sit_down", "stand_up"]}``), to compare them directly, each on its own scale
+    (the class panels share one).
+    """
+    overlays = dict(overlays or {})
     names = list(curves)
-    nrows = int(np.ceil(len(names) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.9 * ncols, 1.6 * nrows), sharex=True, sharey=True,
-                             squeeze=False)
-    for ax, name in zip(axes.flat, names):
+    panels = len(names) + len(overlays)
+    nrows = int(np.ceil(panels / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.9 * ncols, 1.55 * nrows + 0.5), sharex=True,
+                             squeeze=False, layout="constrained")
+    flat = list(axes.flat)
+    for k, ax in enumerate(flat[1:len(names)], start=1):  # the classes share one scale; an overlay its own
+        ax.sharey(flat[0])
+        if k % ncols:
+            ax.tick_params(labelleft=False)
+    for ax, name in zip(flat, names):
         values = np.asarray(curves[name])
         mean, std = values.mean(axis=0), values.std(axis=0)
         x = np.linspace(0, 1, len(mean))
         ax.plot(x, mean, color="tab:red")
         ax.fill_between(x, mean - std, mean + std, color="tab:red", alpha=0.2)
         ax.set_title(name, fontsize=8)
-    for ax in axes.flat[len(names):]:
-        ax.axis("off")
+    for ax, (title, members) in zip(flat[len(names):], overlays.items()):
+        for k, name in enumerate(members):
+            mean = np.asarray(curves[name]).mean(axis=0)
+            ax.plot(np.linspace(0, 1, len(mean)), mean, color=f"C{k}", label=name)
+        ax.set_title(title, fontsize=8)
+        ax.legend(fontsize=6, loc="upper right", frameon=False)
+    for ax in flat[panels:]:
+        ax.set_axis_off()
+    for ax in flat:
+        ax.tick_params(labelsize=7)
     fig.supxlabel(xlabel, fontsize=9)
     fig.supylabel(ylabel, fontsize=9)
-    fig.tight_layout()
     return fig
 
 

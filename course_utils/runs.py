@@ -8,6 +8,7 @@ import os
 import re
 import platform
 import random
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -63,13 +64,7 @@ def environment_report() -> dict[str, Any]:
             report[package] = md.version(package)
         except md.PackageNotFoundError:
             continue
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up log
-    try:
-        import tensorflow as tf
-
-        report["gpus"] = [d.name for d in tf.config.list_physical_devices("GPU")]
-    except ImportError:
-        report["gpus"] = []
+    report["gpus"] = _tensorflow_gpus()
     try:
         import cv2
 
@@ -77,6 +72,22 @@ def environment_report() -> dict[str, Any]:
     except ImportError:
         report["opencv_tvl1"] = False
     return report
+
+
+_GPU_QUERY = "import json, tensorflow as tf; print(json.dumps([d.name for d in tf.config.list_physical_devices('GPU')]))"
+
+
+def _tensorflow_gpus(timeout: float = 300.0) -> list[str]:
+    """The GPUs TensorFlow sees, asked in a child process: TensorFlow's start-up log (oneDNN,
+    absl; TF_CPP_MIN_LOG_LEVEL no longer silences all of it) stays out of the notebook, and the
+    data notebooks never load TensorFlow. Empty when TensorFlow is missing or fails to start."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
+    try:
+        done = subprocess.run([sys.executable, "-c", _GPU_QUERY], capture_output=True, text=True, env=env,
+                              timeout=timeout)
+        return [str(name) for name in json.loads(done.stdout.strip().splitlines()[-1])] if done.returncode == 0 else []
+    except (OSError, subprocess.TimeoutExpired, ValueError, IndexError):
+        return []
 
 
 def in_colab() -> bool:

@@ -1,7 +1,7 @@
 """Getting files in safely: downloads that resume and verify, archives extracted safely.
 
 * :func:`download`: HTTP Range resume of a ``.part`` file, checksums, progress, a bounded
-  wait on a silent server;
+  wait on a silent server (``timeout`` per attempt, ``deadline_s`` without data in all);
 * :func:`safe_extract` / :func:`unpack`: zip, tar and RAR; members that would land outside
   the destination are refused; a destination folder appears only once it is complete.
 """
@@ -13,10 +13,12 @@ import os
 import posixpath
 import re
 import shutil
+import socket
 import stat
 import tarfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -26,7 +28,7 @@ import rarfile
 
 from . import __version__
 from .config import REPO_URL
-from .jobs import CourseError, Progress, file_digests
+from .jobs import CourseError, OutputError, Progress, describe_os_error, ensure_writable_dir, file_digests
 
 USER_AGENT = f"course_utils/{__version__} (+{REPO_URL})"
 RAR_TOOLS_HINT = ("`apt-get install -y unrar` (Colab, Ubuntu; on Debian it is in non-free) or "
@@ -81,10 +83,38 @@ def _range_start(content_range: str | None) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _fetch_into(url: str, part: Path, label: str, progress: bool, timeout: float) -> None:
-    """One HTTP request appending to ``part`` from its current size; raises on a short body."""
+DEFAULT_TIMEOUT_S = 20.0
+"""Socket timeout of one connection attempt or one read (seconds)."""
+DEFAULT_DEADLINE_S = 120.0
+"""The longest :func:`download` waits without receiving a byte, over all its attempts (seconds)."""
+
+
+class _Stall:
+    """How long a download has gone without receiving a byte, against its budget."""
+
+    def __init__(self, budget_s: float):
+        self.budget_s = budget_s
+        self.reset()
+
+    def reset(self) -> None:
+        self.since = time.monotonic()
+
+    def waited(self) -> float:
+        return time.monotonic() - self.since
+
+    def left(self) -> float:
+        return self.budget_s - self.waited()
+
+
+def _fetch_into(url: str, part: Path, label: str, progress: bool, timeout: float, stall: _Stall) -> None:
+    """One HTTP request appending to ``part`` from its current size; raises on a short body.
+
+    Every block received resets ``stall``; a socket that stays silent for ``timeout`` seconds
+    (or what is left of the stall budget) raises ``TimeoutError``.
+    """
     start = part.stat().st_size if part.exists() else 0
     headers = {"User-Agent": USER_AGENT, **({"Range": f"bytes={start}-"} if start else {})}
+    timeout = max(0.05, min(timeout, stall.left()))
     try:
         response = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout)
     except urllib.error.HTTPError as error:
@@ -96,6 +126,7 @@ def _fetch_into(url: str, part: Path, label: str, progress: bool, timeout: float
                                 "delete that .part file and download again") from None
         raise
     with response:
+        stall.reset()
         resumed = start > 0 and response.status == 206
         if resumed and _range_start(response.headers.get("Content-Range")) != start:
             raise DownloadError(f"{url}: the server resumed at the wrong offset "
@@ -104,47 +135,82 @@ def _fetch_into(url: str, part: Path, label: str, progress: bool, timeout: float
             start = 0  # the server ignored the Range header: start again
         length = response.headers.get("Content-Length")
         total = start + int(length) if length is not None else None
-        with open(part, "ab" if resumed else "wb") as out, \
-                Progress(total or 0, label, "B", enabled=progress, unit_scale=True, initial=start) as bar:
-            while block := response.read(1 << 20):
-                out.write(block)
+        try:
+            out = open(part, "ab" if resumed else "wb")
+        except OSError as error:
+            raise describe_os_error(error, part) from error
+        with out, Progress(total or 0, label, "B", enabled=progress, unit_scale=True, initial=start) as bar:
+            while block := response.read1(1 << 20):  # what has arrived, so a slow host still shows progress
+                try:
+                    out.write(block)
+                except OSError as error:
+                    raise describe_os_error(error, part) from error
+                stall.reset()
                 bar.update(len(block))
     if total is not None and part.stat().st_size < total:
         raise http.client.IncompleteRead(b"", total - part.stat().st_size)
 
 
+def _why(error: BaseException) -> str:
+    if isinstance(error, (TimeoutError, socket.timeout)) or "timed out" in str(error):
+        return "no answer (timed out)"
+    reason = getattr(error, "reason", None)
+    return f"{type(error).__name__}: {reason or error}"
+
+
 def download(url: str, dest: str | Path, sha256: str | None = None, md5: str | None = None,
              sha1: str | None = None, progress: bool = True, retries: int = 3, retry_wait: float = 2.0,
-             timeout: float = 60.0) -> Path:
+             timeout: float = DEFAULT_TIMEOUT_S, deadline_s: float = DEFAULT_DEADLINE_S) -> Path:
     """Download ``url`` to ``dest`` with resume and checksum verification; return ``dest``.
 
     Bytes go to ``dest.part`` first; an interrupted transfer is resumed with an HTTP Range
     request (``retries`` times in this call, and again by the next call), and only a complete,
     verified file is renamed to ``dest``. An existing ``dest`` is verified, not downloaded
     again. A checksum mismatch raises :class:`ChecksumError` and keeps the file (renamed).
+
+    Bounded waiting: one connection attempt or read waits at most ``timeout`` seconds, and the
+    call gives up (:class:`DownloadError`, naming the URL and what was kept) once it has
+    received nothing for ``deadline_s`` seconds in all, retries and pauses included; a slow
+    download that keeps receiving bytes is never cut off. With ``progress`` it says what it
+    waits for (``connecting to <host> ...``) and why it retries.
     """
     dest = Path(dest)
     expected = {k: v for k, v in (("sha256", sha256), ("md5", md5), ("sha1", sha1)) if v}
     if dest.is_file():
         verify_checksums(dest, expected)
         return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    ensure_writable_dir(dest.parent)
     part = dest.with_name(dest.name + ".part")
+    host = urllib.parse.urlsplit(url).netloc or url
+    stall = _Stall(deadline_s)
+    if progress:
+        print(f"{dest.name}: connecting to {host} ...", flush=True)
     for attempt in range(retries + 1):
         try:
-            _fetch_into(url, part, dest.name, progress, timeout)
+            _fetch_into(url, part, dest.name, progress, timeout, stall)
             break
         except urllib.error.HTTPError as error:
             if error.code < 500 and error.code != 429:
                 raise DownloadError(f"{url}: HTTP {error.code} {error.reason}") from None
             failure: Exception = error
+        except OutputError:
+            raise
         except (OSError, http.client.HTTPException) as error:
             failure = error
         kept = part.stat().st_size if part.exists() else 0
-        if attempt == retries:
-            raise DownloadError(f"{url}: download interrupted ({type(failure).__name__}: {failure}); "
-                                f"{kept} bytes kept in {part}: run again to resume") from failure
-        time.sleep(retry_wait * 2 ** attempt)
+        pause = retry_wait * 2 ** attempt
+        if attempt == retries or stall.left() <= 0:
+            gave_up = f"nothing received for {stall.waited():.0f} s" if stall.left() <= 0 else \
+                f"{retries + 1} attempts"
+            what = f"{kept} bytes kept in {part}: run again to resume" if kept else \
+                "no byte was received, so nothing was kept: run again later to retry"
+            raise DownloadError(f"{url}: download failed after {gave_up} ({_why(failure)}); {what}") from None
+        pause = max(0.0, min(pause, stall.left()))
+        if progress:
+            print(f"{dest.name}: {_why(failure)} from {host}; retrying in {pause:.0f} s "
+                  f"(attempt {attempt + 2} of {retries + 1}; giving up after {deadline_s:.0f} s without data)",
+                  flush=True)
+        time.sleep(pause)
     verify_checksums(part, expected, name=dest.name)
     part.replace(dest)
     return dest

@@ -231,9 +231,15 @@ def read_video(path: str | Path, gray: bool = False) -> np.ndarray:
 
 
 def write_video(path: str | Path, frames: np.ndarray, fps: float, fourcc: str | None = None) -> Path:
-    """Write RGB uint8 frames ``(T, H, W, 3)`` atomically (temp file + rename).
+    """Write RGB uint8 frames ``(T, H, W, 3)`` atomically (temp file + rename), at a constant ``fps``.
 
-    The codec follows the suffix: MPEG-4 part 2 (``mp4v``) for ``.mp4``, ``MJPG`` for ``.avi``.
+    The codec follows the suffix: Motion JPEG (``MJPG``) for ``.avi``, MPEG-4 part 2 (``mp4v``)
+    for ``.mp4``. OpenCV's FFmpeg writer, used whenever the build has one (so every machine
+    encodes alike), fixes mp4v's group of pictures at 12 frames and offers no setting to
+    change it: frames 0, 12, 24, ... are I-frames, quantised differently from the P-frames
+    between them, so frame differences of a still scene jump at every 12th step. MJPG codes
+    each frame on its own (no such steps, about 3-4x the bytes). FFmpeg drops an odd last
+    column or row: give even sizes.
     """
     path = Path(path)
     frames = np.asarray(frames)
@@ -243,8 +249,9 @@ def write_video(path: str | Path, frames: np.ndarray, fps: float, fourcc: str | 
     if code is None:
         raise ValueError(f"{path}: unsupported suffix {path.suffix!r}; use .mp4 or .avi")
     height, width = frames.shape[1:3]
+    backend = [cv2.CAP_FFMPEG] if cv2.videoio_registry.hasBackend(cv2.CAP_FFMPEG) else []
     with atomic_path(path) as tmp:
-        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*code), float(fps), (width, height))
+        writer = cv2.VideoWriter(str(tmp), *backend, cv2.VideoWriter_fourcc(*code), float(fps), (width, height))
         if not writer.isOpened():
             raise VideoError(path, f"OpenCV cannot write codec {code!r}")
         try:

@@ -8,7 +8,9 @@ the PS7 fixtures skip when the shared datasets folder is not beside the reposito
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import subprocess
+import sys
 from fractions import Fraction
 from pathlib import Path
 from typing import Callable
@@ -16,7 +18,7 @@ from typing import Callable
 import numpy as np
 import pytest
 
-from course_utils import datasets, video
+from course_utils import config, datasets, video
 from course_utils.config import REPO_ROOT
 
 SHARED_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
@@ -226,3 +228,29 @@ def mixed_class_tree(tmp_path_factory, write_clip, bad_videos) -> MixedTree:
         (root / rel).write_bytes(source.read_bytes())
         bad[rel] = kind
     return MixedTree(root, tuple(good), bad)
+
+
+def load_ci_script(name: str):
+    """A script of ``ci/`` (for example ``run_notebooks``) imported as a module."""
+    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "ci" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def ci_run(tmp_path_factory):
+    """The ci dataset rendered by the command line, then every notebook executed on it in order.
+
+    Once per test session: the notebook, site and grading tests share it. Returns the runner's
+    exit code, the artifacts folder (``notebooks/``, ``results/``) and the ``generate`` result;
+    the data folder is ``<artifacts>/../data``.
+    """
+    run_notebooks = load_ci_script("run_notebooks")
+    root = tmp_path_factory.mktemp("course")
+    dataset_root = config.resolve_config("ci", data_dir=root / "data").dataset_root
+    generated = subprocess.run([sys.executable, "-m", "course_utils", "generate", str(dataset_root), "--seed", "42",
+                                "--quiet"], capture_output=True, text=True, cwd=REPO_ROOT, timeout=600)
+    code = run_notebooks.main(["--profile", "ci", "--artifacts-dir", str(root / "artifacts"),
+                               "--data-dir", str(root / "data")])
+    return code, root / "artifacts", generated

@@ -52,3 +52,16 @@ def test_download_without_network_fails_cleanly(tmp_path, monkeypatch):
     with pytest.raises(SystemExit) as usage:
         main_module.main(["download", "nope"])
     assert usage.value.code == 2
+
+
+def test_help_documents_the_exit_codes_and_the_flow_size():
+    from course_utils import __main__ as main_module
+    from course_utils import cache
+
+    text = " ".join(main_module.build_parser().format_help().split())
+    for code in ("0 all inputs processed", "1 some inputs failed", "2 usage", "130 interrupted"):
+        assert code in text
+    assert (main_module.EXIT_OK, main_module.EXIT_SOME_FAILED, main_module.EXIT_USAGE,
+            main_module.EXIT_INTERRUPTED) == (0, 1, 2, 130)
+    flow_help = cli("flow", "--help").stdout
+    assert f"default {cache.DEFAULT_FLOW_SIZE}" in " ".join(flow_help.split())

@@ -1,8 +1,8 @@
 """The synthetic data teaches what the course claims, checked with quick linear probes.
 
-A small set (10 subjects, 3 repetitions, subject-disjoint 6 train / 4 test, 32 frames of
-96 px as in the ``ci`` profile) is generated twice, without and with scene-class
-correlation. These tests fail if the generator stops teaching a lesson: e.g. if stand-up
+A small set (10 subjects, 3 repetitions, subject-disjoint 6 train / 4 test, with the clip
+formats of the ``ci`` profile: 20-80 frames, 1.2-4 s, 10-29.97 fps, 96 px high, square to
+16:9) is generated twice, without and with scene-class correlation. These tests fail if the generator stops teaching a lesson: e.g. if stand-up
 clips were not sit-down clips played backwards (motion could not separate them), if a
 raised hand were held at a pose the wave does not have (a single frame could), or if
 scenes stopped following the class (context would not help).
@@ -16,7 +16,7 @@ import pytest
 from course_utils import features, synthetic
 from course_utils.config import SyntheticSpec
 
-LESSON_SPEC = SyntheticSpec(subjects=10, reps_per_subject=3, frames=32, size=96, split_subjects=(6, 0, 4))
+LESSON_SPEC = SyntheticSpec(subjects=10, reps_per_subject=3, split_subjects=(6, 0, 4))  # ci formats
 PAIRS = [f"{a}/{b}" for a, b in synthetic.MOTION_PAIRS]
 
 

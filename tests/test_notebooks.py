@@ -2,13 +2,11 @@
 import importlib.util
 import json
 import shutil
-import subprocess
-import sys
 
 import nbformat
 import pytest
 
-from course_utils import config, runs
+from course_utils import runs
 from course_utils.config import REPO_ROOT
 
 
@@ -62,16 +60,8 @@ def test_runner_names_notebook_and_cell_on_failure(tmp_path, capsys):
     assert rows[0]["notebook"] == "07_broken" and rows[0]["status"].startswith("FAILED")
 
 
-@pytest.fixture(scope="session")
-def ci_run(tmp_path_factory):
-    """The ci dataset rendered by the command line, then every notebook executed on it in order."""
-    root = tmp_path_factory.mktemp("course")
-    dataset_root = config.resolve_config("ci", data_dir=root / "data").dataset_root
-    generated = subprocess.run([sys.executable, "-m", "course_utils", "generate", str(dataset_root), "--seed", "42",
-                                "--quiet"], capture_output=True, text=True, cwd=REPO_ROOT, timeout=600)
-    code = run_notebooks.main(["--profile", "ci", "--artifacts-dir", str(root / "artifacts"),
-                               "--data-dir", str(root / "data")])
-    return code, root / "artifacts", generated
+# The session fixture `ci_run` (every notebook executed once in the ci profile) is in conftest.py:
+# the site and grading tests reuse the same run.
 
 
 @pytest.mark.notebooks
