@@ -53,7 +53,8 @@ def build_inputs(root: Path, subjects: int) -> tuple[pd.DataFrame, str]:
         link = root / "clips" / "synthetic" / rel
         link.parent.mkdir(parents=True, exist_ok=True)
         link.symlink_to(root / "rendered" / rel)
-    parts.append(f"{len(synthetic)} synthetic clips ({spec.size}x{spec.size} MPEG-4, {spec.frames} frames)")
+    parts.append(f"{len(synthetic)} synthetic clips (Motion JPEG, {spec.height} px high, "
+                 f"{synthetic['frames'].min()}-{synthetic['frames'].max()} frames)")
     frame, failures = datasets.scan_class_folder(root / "clips", workers=2, progress=False)
     if failures:
         raise SystemExit(f"benchmark inputs failed to decode: {[str(f) for f in failures]}")

@@ -119,8 +119,12 @@ class Config:
 
     @property
     def figures_dir(self) -> Path:
-        """``figures/`` for the synthetic data the README shows; other datasets under artifacts."""
-        folder = FIGURES_DIR if self.is_synthetic else self.artifacts_dir / "figures" / self.dataset_name
+        """``figures/`` for the synthetic data the README shows; other datasets under artifacts.
+
+        ``$COURSE_FIGURES_DIR`` replaces ``figures/`` (the grader sets it, so a submission never
+        overwrites the course's figures)."""
+        shared = Path(os.environ.get("COURSE_FIGURES_DIR") or FIGURES_DIR)
+        folder = shared if self.is_synthetic else self.artifacts_dir / "figures" / self.dataset_name
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 

@@ -28,6 +28,7 @@ import copy
 import dataclasses
 import difflib
 import json
+import os
 import re
 import time
 from pathlib import Path
@@ -511,6 +512,8 @@ def run_graded(notebook_path: Path, out_path: Path, parameters: dict, timeout: f
     import papermill as pm
 
     status = "ran to the end"
+    figures = os.environ.get("COURSE_FIGURES_DIR")
+    os.environ["COURSE_FIGURES_DIR"] = str(Path(parameters["artifacts_dir"]) / "figures")  # the kernel inherits it
     try:
         pm.execute_notebook(str(notebook_path), str(out_path), parameters=parameters, kernel_name="python3",
                             language="python", cwd=str(cwd), progress_bar=False, execution_timeout=timeout)
@@ -520,6 +523,11 @@ def run_graded(notebook_path: Path, out_path: Path, parameters: dict, timeout: f
         kind = type(error).__name__
         reason = "timed out" if "Timeout" in kind else "the kernel died" if "DeadKernel" in kind else kind
         status = f"did not finish: {reason} ({str(error).strip().splitlines()[0][:200] if str(error).strip() else kind})"
+    finally:
+        if figures is None:
+            os.environ.pop("COURSE_FIGURES_DIR", None)
+        else:
+            os.environ["COURSE_FIGURES_DIR"] = figures
     if not out_path.is_file():
         return nbformat.read(notebook_path, as_version=4), status
     executed = nbformat.read(out_path, as_version=4)

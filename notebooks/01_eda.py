@@ -380,8 +380,8 @@ display(Markdown(f"Results written to `{results_path.relative_to(cfg.artifacts_d
 # ## Exercises
 #
 # Each exercise has a cell for your work and a check cell after it: run the check, and it tells
-# you whether your answer holds. (The reference solution, between the `BEGIN SOLUTION` and
-# `END SOLUTION` markers, is there so that the notebook runs end to end; cover it and try first.)
+# you whether your answer holds. In the student version the work cell says `# YOUR CODE HERE`
+# and the check fails until you solve it; the instructor's version carries a reference solution there.
 #
 # **1. Catch a subject leak.** Write `leaked_subjects(frame)`: the set of subjects that appear in
 # more than one split. The check runs it on this manifest (no leak) and on a copy where one
