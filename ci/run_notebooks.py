@@ -39,6 +39,27 @@ def describe_failure(error: Exception) -> str:
     return f"cell {cell}: {ename}: {str(evalue).strip().splitlines()[-1] if str(evalue).strip() else ''}"
 
 
+def relative_to_notebook(value, notebook: Path):
+    """A path parameter inside the repository as seen from the notebook's folder (the kernel's
+    working directory), so executed notebooks show ``../artifacts``, not this machine's layout."""
+    if not isinstance(value, str) or not os.path.isabs(value):
+        return value
+    path = Path(value).resolve()
+    return os.path.relpath(path, notebook.parent) if REPO_ROOT in path.parents or path == REPO_ROOT else value
+
+
+def _publishable_metadata(executed: Path) -> None:
+    """Papermill records the notebook's input and output paths; keep them repository-relative."""
+    import nbformat
+
+    notebook = nbformat.read(executed, as_version=4)
+    meta = notebook.metadata.get("papermill", {})
+    for key in ("input_path", "output_path"):
+        if meta.get(key) and REPO_ROOT in Path(meta[key]).resolve().parents:
+            meta[key] = Path(meta[key]).resolve().relative_to(REPO_ROOT).as_posix()
+    nbformat.write(notebook, executed)
+
+
 def run(notebooks: list[Path], parameters: dict, artifacts_dir: Path, log_output: bool = False) -> list[dict]:
     """Execute ``notebooks`` in order; stop at the first failure. Returns one row per notebook run."""
     import papermill as pm
@@ -51,11 +72,14 @@ def run(notebooks: list[Path], parameters: dict, artifacts_dir: Path, log_output
         start = time.perf_counter()
         status = "ok"
         try:
-            pm.execute_notebook(str(notebook), str(out_dir / notebook.name), parameters=parameters,
-                                kernel_name="python3", language="python", cwd=str(notebook.parent), progress_bar=False,
+            pm.execute_notebook(str(notebook), str(out_dir / notebook.name), kernel_name="python3",
+                                parameters={k: relative_to_notebook(v, notebook) for k, v in parameters.items()},
+                                language="python", cwd=str(notebook.parent), progress_bar=False,
                                 log_output=log_output)
         except Exception as error:  # papermill raises its own and kernel errors
             status = f"FAILED {describe_failure(error)}"
+        if (out_dir / notebook.name).is_file():
+            _publishable_metadata(out_dir / notebook.name)
         rows.append({"notebook": notebook.stem, "seconds": round(time.perf_counter() - start, 1),
                      "status": status})
         print(f"{notebook.stem:<28} {rows[-1]['seconds']:>8.1f} s  {status}", flush=True)

@@ -1,13 +1,14 @@
-"""Dense optical flow: Farneback and TV-L1, uint8 quantisation, pictures of flow and a flow cache.
+"""Dense optical flow: Farneback and TV-L1, uint8 quantisation, pictures of flow, known-motion tests.
 
 A flow field between frames ``t`` and ``t+1`` is a float32 array ``(H, W, 2)`` in pixels per
 frame: channel 0 is the horizontal displacement ``dx`` (positive: to the right), channel 1 the
 vertical ``dy`` (positive: *downwards*, as image rows grow down). Pixel ``(y, x)`` of frame ``t``
 is found at ``(y + dy, x + dx)`` in frame ``t+1``. A clip of ``T`` frames has ``T-1`` fields.
 
-:func:`quantize` turns fields into uint8 (clip to +-20 px, map linearly to 0..255, as the
-TSN/MMAction2 flow images do): four times smaller than float32. The flow cache (``cache``)
-stores them; probe features computed from flow are in ``features``.
+:func:`quantize` turns fields into uint8 (clip to +-20 px, map linearly to 0..255): the mapping
+of the TSN/MMAction2 flow images, rounded where they truncate, and four times smaller than
+float32. The flow cache (``cache``) stores them; probe features computed from flow are in
+``features``.
 """
 from __future__ import annotations
 
@@ -49,9 +50,10 @@ def farneback(prev: np.ndarray, nxt: np.ndarray, pyr_scale: float = 0.5, levels:
       at each level (the classical pyramid). Closer to 1 means more, finer levels (slower).
     - ``levels`` (3): number of smaller pyramid levels below the full-size image (OpenCV's
       documentation says "including", but its code adds one half-size level already for
-      ``levels=1``; 0 means no pyramid). Each level doubles (for 0.5) the largest motion that
-      can be followed. OpenCV never builds a level whose smaller side is under 32 px, so small
-      frames get fewer levels than asked: see :func:`pyramid_levels`.
+      ``levels=1``; 0 means no pyramid). Each level extends the largest motion that can be
+      followed, by a factor that depends on the image rather than a fixed doubling (notebook
+      03 measures it on a known shift). OpenCV never builds a level whose smaller side is
+      under 32 px, so small frames get fewer levels than asked: see :func:`pyramid_levels`.
     - ``winsize`` (15): side of the window over which the polynomial constraints are averaged.
       Larger windows are robust to noise and catch faster motion, but smear motion boundaries;
       smaller windows give sharper but noisier fields.
@@ -105,8 +107,8 @@ def tvl1(prev: np.ndarray, nxt: np.ndarray) -> np.ndarray:
     """Dense TV-L1 flow (Zach et al. 2007, OpenCV's defaults: 5 scales, 5 warps, median filter).
 
     TV-L1 minimises brightness-constancy error (L1, robust to outliers) plus the total
-    variation of the field, so it keeps sharp motion boundaries; it is the flow of TSN and
-    I3D, and tens of times slower than Farneback on a CPU.
+    variation of the field, which fills flat, untextured regions in from their neighbours;
+    it is the flow of TSN and I3D, and about a hundred times slower than Farneback on a CPU.
     """
     require_tvl1()
     return _tvl1_solver().calc(prev, nxt, None)
@@ -254,7 +256,11 @@ def quantize(flow: np.ndarray, bound: float = BOUND) -> np.ndarray:
     """Flow in pixels -> uint8: clip to ``[-bound, bound]``, map linearly to 0..255, round.
 
     Code ``q`` stands for ``q * 2 * bound / 255 - bound``; zero motion falls between codes
-    127 and 128 and comes back as +bound/255 (0.078 px for bound 20).
+    127 and 128 and comes back as +bound/255 (0.078 px for bound 20). Rounding (half to
+    even) keeps the error within half a code step. MMAction2's flow images use the same
+    mapping but truncate (``astype(np.uint8)``: errors up to a whole step, half a step low
+    on average, zero motion stored as 127) and are then JPEG-compressed, which adds loss;
+    codes from both therefore differ by up to one step.
     """
     flow = np.ascontiguousarray(flow, dtype=np.float32)
     scale = 255.0 / (2.0 * bound)
