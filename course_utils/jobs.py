@@ -49,6 +49,22 @@ class OutputError(CourseError, OSError):
         return self.strerror or super().__str__()
 
 
+# --------------------------------------------------------------------------- registries
+
+
+def registrar(table: dict[str, Callable], kind: str) -> Callable[[str], Callable[[Callable], Callable]]:
+    """The decorator factory of one registry: ``@register("name")`` adds a function to ``table``
+    (a name used twice is an error naming the ``kind``), so adding one touches one place."""
+    def register(name: str) -> Callable[[Callable], Callable]:
+        def add(function: Callable) -> Callable:
+            if name in table:
+                raise ValueError(f"a {kind} named {name!r} is already registered")
+            table[name] = function
+            return function
+        return add
+    return register
+
+
 # --------------------------------------------------------------------------- checksums
 
 

@@ -34,19 +34,15 @@ from typing import Callable
 import keras
 from keras import layers
 
+from .jobs import registrar
+
 Builder = Callable[..., keras.Model]
 MODELS: dict[str, Builder] = {}
 BN_MOMENTUM = 0.9
 
 
-def register_model(name: str) -> Callable[[Builder], Builder]:
-    """Add a builder to :data:`MODELS` under ``name``."""
-    def add(builder: Builder) -> Builder:
-        if name in MODELS:
-            raise ValueError(f"a model named {name!r} is already registered")
-        MODELS[name] = builder
-        return builder
-    return add
+register_model = registrar(MODELS, "model")
+"""``@register_model("name")`` adds a builder to :data:`MODELS`."""
 
 
 def build_model(name: str, input_shape: tuple[int, int, int, int], num_classes: int, **options) -> keras.Model:

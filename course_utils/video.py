@@ -25,7 +25,7 @@ from typing import Callable, Iterator, Sequence
 import cv2
 import numpy as np
 
-from .jobs import atomic_path
+from .jobs import atomic_path, registrar
 
 Size = int | tuple[int, int]
 FITS = ("crop", "stretch")
@@ -330,13 +330,7 @@ Sampler = Callable[[int, int, bool, "np.random.Generator | int | None"], np.ndar
 SAMPLERS: dict[str, Sampler] = {}
 
 
-def register_sampler(name: str) -> Callable[[Sampler], Sampler]:
-    def add(function: Sampler) -> Sampler:
-        if name in SAMPLERS:
-            raise ValueError(f"a sampling strategy named {name!r} is already registered")
-        SAMPLERS[name] = function
-        return function
-    return add
+register_sampler = registrar(SAMPLERS, "sampling strategy")
 
 
 def sample_indices(strategy: str, num_frames: int, n: int | None, training: bool = False,
