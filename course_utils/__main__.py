@@ -27,7 +27,6 @@ from . import config, datasets, jobs, public_datasets, transfer
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 RESUME = "run the same command again"
-CARD_NAME = "dataset_card.json"  # written by the synthetic generator beside its manifest
 
 
 class CommandError(jobs.CourseError):
@@ -62,49 +61,18 @@ def check_writable(path: Path, folder: bool) -> None:
 # --------------------------------------------------------------------------- generate
 
 
-def _course_files(out: Path) -> set[Path]:
-    """What the generator wrote in ``out``: its manifest, its card, the videos and ground truth."""
-    known = {out / datasets.MANIFEST_NAME, out / CARD_NAME}
-    try:
-        frame = datasets.load_manifest(out)
-    except datasets.DatasetError:
-        return known
-    for column in ("path", "gt"):
-        if column in frame.columns:
-            known.update(out / p for p in frame[column].dropna().astype(str))
-    return known
-
-
-def _refuse_foreign_folder(out: Path, force: bool) -> None:
-    """Generate only into a new or empty folder or one the course generated; ``--force`` replaces
-    a generated dataset, and nothing else (not a file a user added to it)."""
-    if not out.is_dir() or not any(out.iterdir()):
-        return
-    if not (out / CARD_NAME).is_file():
-        raise CommandError(f"{out}: this folder was not made by the course (it has no {CARD_NAME}); nothing "
-                           "in it was changed. Choose a new or empty folder for the synthetic dataset.")
-    if not force:
-        return
-    known = _course_files(out)
-    foreign = sorted(p for p in out.rglob("*") if (p.is_file() or p.is_symlink()) and p not in known)
-    if foreign:
-        raise CommandError(f"{out}: holds {len(foreign)} file(s) the course did not create (first: {foreign[0]}); "
-                           "--force would delete them, so nothing was changed. Move them out first.")
-
-
 def _generate_message(error: datasets.DatasetError) -> str:
     """The generator's message in the words of the command line (``--force``, not ``overwrite=True``)."""
     return re.sub(r"overwrite=True(?:\s*\(--force on the command line\))?", "--force", str(error))
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from .synthetic import generate_dataset  # the command line loads only what a command needs
+    from .synthetic import CARD_NAME, generate_dataset  # the command line loads only what a command needs
 
     spec = config.resolve_config(args.profile, seed=args.seed).synthetic
     out = _absolute(args.out)
     check_writable(out.parent, folder=True)  # the dataset is built beside OUT, then renamed into place
     check_writable(out, folder=True)
-    _refuse_foreign_folder(out, args.force)
     existed = (out / datasets.MANIFEST_NAME).is_file() and (out / CARD_NAME).is_file()
     start = time.perf_counter()
     try:
@@ -143,6 +111,8 @@ def _is_course_manifest(path: Path) -> bool:
 
 def _refuse_foreign_manifest(out: Path) -> None:
     """Never overwrite a file the course did not create, nor a generated dataset's own manifest."""
+    from .synthetic import CARD_NAME
+
     if out.name == datasets.MANIFEST_NAME and (out.parent / CARD_NAME).is_file():
         raise CommandError(f"{out}: is the manifest of a generated synthetic dataset ({out.parent / CARD_NAME} is "
                            "beside it); a scan would replace its columns and splits, so it was left alone. "

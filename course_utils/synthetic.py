@@ -303,8 +303,9 @@ def _existing_dataset(out_dir: Path, spec: SyntheticSpec, seed: int, overwrite: 
         return False
     card = read_card(out_dir)
     if card is None:
-        raise DatasetError(f"{out_dir}: not a folder this course generated (no {CARD_NAME}): refusing to "
-                           "write into it, even with overwrite; choose a new or empty folder")
+        raise DatasetError(f"{out_dir}: this folder was not made by the course (it has no {CARD_NAME}); nothing "
+                           "in it was changed, whatever the options. Choose a new or empty folder for the "
+                           "synthetic dataset.")
     wanted = json.loads(json.dumps(dataclasses.asdict(spec)))
     if (card.get("generator"), card.get("seed"), card.get("spec")) == (GENERATOR_VERSION, seed, wanted) \
             and (out_dir / MANIFEST_NAME).is_file():

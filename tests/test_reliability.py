@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 
 from course_utils import __main__ as cli_main
-from course_utils import cache, catalog, config, datasets, jobs, transfer
+from course_utils import cache, catalog, config, datasets, jobs, synthetic, transfer
 from course_utils.config import REPO_ROOT
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -117,7 +117,7 @@ def tiny_profile(monkeypatch) -> config.SyntheticSpec:
 
 
 def card_seed(folder: Path) -> int:
-    return json.loads((folder / cli_main.CARD_NAME).read_text())["seed"]
+    return json.loads((folder / synthetic.CARD_NAME).read_text())["seed"]
 
 
 @pytest.fixture

@@ -280,7 +280,7 @@ def test_a_folder_the_course_did_not_make_is_never_touched(tmp_path):
     (mine / synthetic.MANIFEST_NAME).write_text("path,label\n")  # a manifest alone does not make it ours
     before = _files(mine)
     for overwrite in (False, True):
-        with pytest.raises(DatasetError, match="not a folder this course generated .*even with overwrite"):
+        with pytest.raises(DatasetError, match="not made by the course .*nothing in it was changed, whatever the options"):
             synthetic.generate_dataset(mine, TINY, seed=7, workers=1, progress=False, overwrite=overwrite)
         assert _files(mine) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["my_videos"]
