@@ -43,9 +43,15 @@ def cli(*args, timeout: float = 180) -> subprocess.CompletedProcess:
                           text=True, cwd=REPO_ROOT, timeout=timeout)
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    """A shell starts background jobs with SIGINT ignored, and Python keeps an ignored SIGINT:
+    restore the default so the command sees Ctrl-C as it does in a terminal."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def popen(*args) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "course_utils", *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT)
+                            stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT, preexec_fn=_ctrl_c_as_in_a_terminal)
 
 
 def run(capsys, *args) -> tuple[int, str, str]:
@@ -464,12 +470,16 @@ def test_ctrl_c_stops_generate_promptly_and_leaves_nothing_half_made(tmp_path):
 
 
 def test_run_jobs_kills_the_warm_pool_on_ctrl_c():
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # also when pytest runs in the background
     timer = threading.Timer(1.5, os.kill, (os.getpid(), signal.SIGINT))
     start = time.monotonic()
     timer.start()
-    with pytest.raises(KeyboardInterrupt):
-        for _ in jobs.run_jobs(time.sleep, {i: 30 for i in range(6)}, workers=2):
-            pass
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            for _ in jobs.run_jobs(time.sleep, {i: 30 for i in range(6)}, workers=2):
+                pass
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert time.monotonic() - start < 6  # the queued 30 s sleeps were not waited for
     assert jobs._POOL["executor"] is None
 
