@@ -326,7 +326,7 @@ def test_concurrent_flow_runs_with_different_sizes_never_mix(small_manifest, tmp
         loser = next(err for code, err in results.values() if code == EXIT_USAGE)
         assert "holds flow computed with size=" in loser and "Traceback" not in loser, loser
         size = json.loads((out / cache.FLOW_META).read_text())["size"]
-        files = sorted(out.rglob("*.npy"))
+        files = sorted(p for p in out.rglob("*.npy") if not p.name.startswith("."))
         assert len(files) == 4 and not leftovers(out)
         for path in files:
             assert np.load(path, mmap_mode="r").shape[1:] == (size, size, 2), (attempt, path, size)
