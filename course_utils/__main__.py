@@ -15,7 +15,6 @@ traceback, and outputs are checked for writability before any work starts.
 from __future__ import annotations
 
 import argparse
-import errno
 import os
 import re
 import sys
@@ -38,26 +37,6 @@ def _absolute(path: str | Path) -> Path:
     return Path(os.path.abspath(Path(path).expanduser()))
 
 
-def check_writable(path: Path, folder: bool) -> None:
-    """Raise :class:`jobs.OutputError` unless ``path`` (a file, or a folder when ``folder``) can
-    be created or replaced. Creates nothing, so a refused command leaves no trace."""
-    if path.exists():
-        if folder and not path.is_dir():
-            raise jobs.OutputError(errno.ENOTDIR, f"{path}: is a file, not a folder")
-        if not folder and path.is_dir():
-            raise jobs.OutputError(errno.EISDIR, f"{path}: is a folder, not a file")
-    start = path if folder else path.parent
-    for parent in [start, *start.parents]:
-        if not parent.exists() and not parent.is_symlink():
-            continue
-        if not parent.is_dir():
-            raise jobs.OutputError(errno.ENOTDIR, f"{parent}: is a file, so {path} cannot be written under it")
-        if not os.access(parent, os.W_OK | os.X_OK):
-            raise jobs.OutputError(errno.EACCES, f"{parent}: not writable (permission denied or a read-only "
-                                                 f"disk), so {path} cannot be written")
-        return
-
-
 # --------------------------------------------------------------------------- generate
 
 
@@ -71,8 +50,8 @@ def _generate(args: argparse.Namespace) -> int:
 
     spec = config.resolve_config(args.profile, seed=args.seed).synthetic
     out = _absolute(args.out)
-    check_writable(out.parent, folder=True)  # the dataset is built beside OUT, then renamed into place
-    check_writable(out, folder=True)
+    jobs.check_writable(out.parent, folder=True)  # the dataset is built beside OUT, then renamed into place
+    jobs.check_writable(out, folder=True)
     existed = (out / datasets.MANIFEST_NAME).is_file() and (out / CARD_NAME).is_file()
     start = time.perf_counter()
     try:
@@ -135,7 +114,7 @@ def _manifest(args: argparse.Namespace) -> int:
     out = _absolute(args.out) if args.out else root / datasets.MANIFEST_NAME
     if not root.is_dir():
         raise CommandError(f"{root}: not a folder; expected a folder with one sub-folder per class")
-    check_writable(out, folder=False)
+    jobs.check_writable(out, folder=False)
     _refuse_foreign_manifest(out)
     frame, failures = datasets.scan_class_folder(root, workers=args.workers, seed=args.seed,
                                                  progress=not args.quiet)
@@ -172,7 +151,7 @@ def _flow(args: argparse.Namespace) -> int:
     from .cache import extract_flow_cache
 
     out = _absolute(args.out)
-    check_writable(out, folder=True)
+    jobs.check_writable(out, folder=True)
     manifest = datasets.load_manifest(_absolute(args.manifest))
     if manifest.empty:
         raise CommandError(f"{_absolute(args.manifest)}: the manifest lists no videos; nothing to compute")
@@ -194,7 +173,7 @@ def _flow_interrupted(args: argparse.Namespace) -> str:
 
 def _download(args: argparse.Namespace) -> int:
     data_dir = _absolute(args.data_dir)
-    check_writable(data_dir, folder=True)
+    jobs.check_writable(data_dir, folder=True)
     try:
         root = public_datasets.download_public_dataset(args.name, data_dir, progress=not args.quiet)
     except transfer.DownloadError as error:
@@ -214,7 +193,7 @@ def _grade(args: argparse.Namespace) -> int:
     from . import grading  # a development tool: papermill and nbformat are imported only here
 
     out = _absolute(args.out)
-    check_writable(out, folder=True)
+    jobs.check_writable(out, folder=True)
     reports = grading.grade_submissions([_absolute(p) for p in args.submissions], out, notebook=args.notebook,
                                         data_dir=args.data_dir, reference_dir=args.reference, timeout=args.timeout)
     print("\n" + grading.markdown_table(reports) + f"\n\nreports: {out / 'grades.md'}, {out / 'grades.json'}")

@@ -163,24 +163,36 @@ def process_alive(pid: int) -> bool:
         return True
 
 
-def ensure_writable_dir(folder: str | Path) -> Path:
-    """Create ``folder`` if needed and check that files can be written in it.
+def check_writable(path: str | Path, folder: bool) -> None:
+    """Raise :class:`OutputError` unless ``path`` (a file, or a folder when ``folder``) can be
+    created or replaced. Creates nothing, so a refused command leaves no trace."""
+    path = Path(path)
+    if path.exists():
+        if folder and not path.is_dir():
+            raise OutputError(errno.ENOTDIR, f"{path}: is a file, not a folder")
+        if not folder and path.is_dir():
+            raise OutputError(errno.EISDIR, f"{path}: is a folder, not a file")
+    start = path if folder else path.parent
+    for parent in [start, *start.parents]:
+        if not parent.exists() and not parent.is_symlink():
+            continue
+        if not parent.is_dir():
+            raise OutputError(errno.ENOTDIR, f"{parent}: is a file, so {path} cannot be written under it")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise OutputError(errno.EACCES, f"{parent}: not writable (permission denied or a read-only "
+                                            f"disk), so {path} cannot be written")
+        return
 
-    Raises :class:`OutputError` naming the folder and the problem (a file in the way,
-    no permission, a read-only or full disk) before any work is done.
-    """
+
+def ensure_writable_dir(folder: str | Path) -> Path:
+    """:func:`check_writable` for a folder, then create it: raises :class:`OutputError` naming
+    the path and the problem (a file in the way, no permission, a read-only or full disk)."""
     folder = Path(folder)
-    for parent in [folder, *folder.parents]:
-        if parent.exists():
-            if not parent.is_dir():
-                raise OutputError(errno.ENOTDIR, f"{parent}: is a file, so {folder} cannot be a folder")
-            break
+    check_writable(folder, folder=True)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise describe_os_error(error, folder) from error
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise OutputError(errno.EACCES, f"{folder}: not writable (permission denied)")
     return folder
 
 
