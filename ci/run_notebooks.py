@@ -60,6 +60,11 @@ def _publishable_metadata(executed: Path) -> None:
     nbformat.write(notebook, executed)
 
 
+NATIVE_LOGS_TO_RUNNER = ["--IPKernelApp.capture_fd_output=False"]
+"""TensorFlow's C++ logs (oneDNN notices, tf.data graph notes) go to the runner's terminal, not into
+the executed notebooks: what the kernel writes to its own stderr is not a cell's output."""
+
+
 def run(notebooks: list[Path], parameters: dict, artifacts_dir: Path, log_output: bool = False) -> list[dict]:
     """Execute ``notebooks`` in order; stop at the first failure. Returns one row per notebook run."""
     import papermill as pm
@@ -75,7 +80,7 @@ def run(notebooks: list[Path], parameters: dict, artifacts_dir: Path, log_output
             pm.execute_notebook(str(notebook), str(out_dir / notebook.name), kernel_name="python3",
                                 parameters={k: relative_to_notebook(v, notebook) for k, v in parameters.items()},
                                 language="python", cwd=str(notebook.parent), progress_bar=False,
-                                log_output=log_output)
+                                log_output=log_output, extra_arguments=NATIVE_LOGS_TO_RUNNER)
         except Exception as error:  # papermill raises its own and kernel errors
             status = f"FAILED {describe_failure(error)}"
         if (out_dir / notebook.name).is_file():
@@ -103,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--artifacts-dir", default=str(REPO_ROOT / "artifacts"))
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--only", nargs="*", help="notebook numbers or names, e.g. 00 01")
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="one more notebook parameter (VALUE read as JSON, else as text), e.g. epochs=40")
     parser.add_argument("--log-output", action="store_true", help="stream cell output to the terminal")
     parser.add_argument("--notebooks-dir", default=str(NOTEBOOKS_DIR), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -111,6 +118,14 @@ def main(argv: list[str] | None = None) -> int:
     parameters = {"profile": args.profile, "dataset": args.dataset, "seed": args.seed,
                   "artifacts_dir": str(artifacts_dir),
                   "data_dir": str(Path(args.data_dir).resolve()) if args.data_dir else None}
+    for item in args.param:
+        name, _, value = item.partition("=")
+        if not name or not _:
+            parser.error(f"--param {item!r}: expected NAME=VALUE")
+        try:
+            parameters[name] = json.loads(value)
+        except json.JSONDecodeError:
+            parameters[name] = value
     notebooks = discover(args.only, Path(args.notebooks_dir))
     print(f"executing {len(notebooks)} notebook(s), profile={args.profile}, dataset={args.dataset}", flush=True)
     rows = run(notebooks, parameters, artifacts_dir, log_output=args.log_output)

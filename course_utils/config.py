@@ -148,6 +148,21 @@ _PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
                  synthetic=SyntheticSpec(subjects=30, reps_per_subject=8, frames=(32, 180),
                                          seconds=(1.5, 6.0), height=160, split_subjects=(18, 6, 6))),
 }
+VIDEO_MODEL_SETTINGS: dict[str, dict[str, Any]] = {
+    "ci": dict(image_size=48, batch_size=8, epochs=20),
+    "laptop": dict(image_size=96, batch_size=16, epochs=40),
+    "full": dict(image_size=112, batch_size=32, epochs=60),
+}
+"""What the clip models of notebooks 04-05 train with in each profile (48 px in ``ci``: the
+profile's 64 px costs twice the time per epoch on two cores, and more epochs gain more)."""
+
+
+def video_model_settings(profile: str, **given: Any) -> dict[str, Any]:
+    """:data:`VIDEO_MODEL_SETTINGS` of ``profile``, with the values in ``given`` that are not None."""
+    _choose("profile", profile, PROFILES)
+    return {**VIDEO_MODEL_SETTINGS[profile], **{k: v for k, v in given.items() if v is not None}}
+
+
 _OVERRIDABLE = {"clip_frames", "image_size", "epochs", "batch_size", "weights", "mixed_precision"}
 _SYNTHETIC_OVERRIDES = {f.name for f in dataclasses.fields(SyntheticSpec)}
 

@@ -51,30 +51,49 @@ def shuffled_order(frames: int, seed: int = 0) -> np.ndarray:
     return order
 
 
-def predict(model: keras.Model, data: ClipDataset, frame_order: str = "original", seed: int = 0) -> np.ndarray:
+@dataclasses.dataclass
+class Arrays:
+    """Clips (or per-frame features of clips, ``(clips, frames, ...)``) already in memory, one per
+    video, with their integer ``labels``: what :func:`evaluate` scores for a head trained on
+    cached features."""
+
+    x: np.ndarray
+    labels: np.ndarray
+    class_names: list[str]
+
+
+def predict(model: keras.Model, data: ClipDataset | Arrays, frame_order: str = "original", seed: int = 0) -> np.ndarray:
     """Class probabilities ``(clips, classes)`` of every clip of ``data``, in its order.
 
     Args:
         model: a trained classifier ending in a softmax.
-        data: an evaluation :class:`~course_utils.pipeline.ClipDataset`.
+        data: an evaluation :class:`~course_utils.pipeline.ClipDataset`, or :class:`Arrays`
+            (time is axis 1 of ``x``).
         frame_order: ``original``; ``shuffled`` (every clip's frames in one fixed random order,
             :func:`shuffled_order` of ``seed``); ``reversed`` (time played backwards).
     """
     if frame_order not in FRAME_ORDERS:
         raise ValueError(f"frame_order={frame_order!r} is not supported; allowed: {', '.join(FRAME_ORDERS)}")
-    frames = data.dataset.element_spec[0].shape[1]
-    if frame_order == "reversed":
-        inputs = data.dataset.map(lambda x, *rest: tf.reverse(x, axis=[1]))
-    elif frame_order == "shuffled":
-        order = tf.constant(shuffled_order(frames, seed))
-        inputs = data.dataset.map(lambda x, *rest: tf.gather(x, order, axis=1))
-    else:
-        inputs = data.dataset.map(lambda x, *rest: x)
+    if isinstance(data, Arrays):
+        order = {"original": slice(None), "reversed": slice(None, None, -1),
+                 "shuffled": shuffled_order(data.x.shape[1], seed)}[frame_order]
+        return np.asarray(model.predict(data.x[:, order], verbose=0), dtype=np.float64)
+    order = tf.constant(shuffled_order(data.dataset.element_spec[0].shape[1], seed))
+
+    @tf.autograph.experimental.do_not_convert  # plain tensor code: nothing for AutoGraph to convert
+    def frames_only(x, *rest):
+        if frame_order == "reversed":
+            return tf.reverse(x, axis=[1])
+        return tf.gather(x, order, axis=1) if frame_order == "shuffled" else x
+
+    inputs = data.dataset.map(frames_only)
     return np.asarray(model.predict(inputs, verbose=0), dtype=np.float64)
 
 
-def video_scores(probs: np.ndarray, data: ClipDataset) -> tuple[np.ndarray, np.ndarray]:
+def video_scores(probs: np.ndarray, data: ClipDataset | Arrays) -> tuple[np.ndarray, np.ndarray]:
     """Average the probabilities of each video's clips: ``(video_probs, video_labels)``."""
+    if isinstance(data, Arrays):
+        return probs, np.asarray(data.labels)
     elements = data.elements
     if len(elements) != len(probs):
         raise ValueError(f"{len(probs)} predictions for {len(elements)} clips")
@@ -154,6 +173,26 @@ def pair_accuracies(labels: Sequence[int], probs: np.ndarray, class_names: Seque
             for a, b in pairs}
 
 
+def time_check_table(metrics: dict[str, float], class_names: Sequence[str]) -> pd.DataFrame:
+    """The accuracies of :func:`evaluate` on original, shuffled and reversed frames: rows ``all
+    classes`` and each motion pair, columns ``original``, ``shuffled``, ``reversed``."""
+    rows = {"all classes": [metrics[f"{order}_accuracy"] for order in ("test", "shuffled", "reversed")]}
+    for a, b in motion_pairs(class_names):
+        rows[f"{a} / {b}"] = [metrics[f"{a}_vs_{b}{suffix}_accuracy"] for suffix in ("", "_shuffled", "_reversed")]
+    return pd.DataFrame(rows, index=["original", "shuffled", "reversed"]).T
+
+
+def top_confusions(labels: Sequence[int], probs: np.ndarray, class_names: Sequence[str], count: int = 5) -> pd.DataFrame:
+    """The ``count`` most frequent mistakes: ``true``, ``predicted``, ``clips`` and ``share`` of the true class."""
+    matrix = confusion_matrix(labels, probs.argmax(axis=1), labels=range(len(class_names)))
+    np.fill_diagonal(matrix, 0)
+    totals = np.bincount(np.asarray(labels), minlength=len(class_names))
+    rows = [(class_names[i], class_names[j], int(matrix[i, j]), matrix[i, j] / max(totals[i], 1))
+            for i, j in zip(*np.unravel_index(np.argsort(-matrix, axis=None, kind="stable"), matrix.shape))
+            if matrix[i, j] > 0][:count]
+    return pd.DataFrame(rows, columns=["true", "predicted", "clips", "share"])
+
+
 # --------------------------------------------------------------------------- figures
 
 
@@ -194,7 +233,7 @@ def time_inference(model: keras.Model, input_shape: Sequence[int], batch_size: i
     """Measured milliseconds per clip of ``model(x, training=False)`` on random clips (median of
     ``repeats`` calls after ``warmup``). A speed: report it under ``extra``."""
     x = tf.constant(np.random.default_rng(0).uniform(0, 255, (batch_size, *input_shape)).astype(np.float32))
-    call = tf.function(lambda inputs: model(inputs, training=False))
+    call = tf.function(tf.autograph.experimental.do_not_convert(lambda inputs: model(inputs, training=False)))
     for _ in range(warmup):
         call(x)
     times = []
@@ -225,13 +264,13 @@ class Evaluation:
         return confusion_figure(self.labels, self.probs, self.class_names, **options)
 
 
-def evaluate(model: keras.Model, test: ClipDataset, pairs: Sequence[tuple[str, str]] | None = None,
+def evaluate(model: keras.Model, test: ClipDataset | Arrays, pairs: Sequence[tuple[str, str]] | None = None,
              time_checks: bool = True, seed: int = 0, confidence: float = 0.95, timing: bool = True) -> Evaluation:
     """Every score of the course for ``model`` on ``test``.
 
     Args:
         model: a trained classifier.
-        test: the evaluation set (one or several clips per video).
+        test: the evaluation set (one or several clips per video), or :class:`Arrays`.
         pairs: class pairs for :func:`pairwise_accuracy` (default: :func:`motion_pairs`).
         time_checks: also score the clips with frames shuffled and with time reversed.
         seed: the shuffled order's seed.
@@ -255,7 +294,7 @@ def evaluate(model: keras.Model, test: ClipDataset, pairs: Sequence[tuple[str, s
     low, high = accuracy_interval(correct, len(labels), confidence)
     metrics: dict[str, float] = {"test_accuracy": scores.pop("accuracy"), "test_accuracy_low": low,
                                  "test_accuracy_high": high,
-                                 "clip_accuracy": float(np.mean(clip_probs.argmax(axis=1) == test.labels)),
+                                 "clip_accuracy": float(np.mean(clip_probs.argmax(axis=1) == np.asarray(test.labels))),
                                  **scores, "params": count_params(model)}
     metrics.update(pair_accuracies(labels, probs, names, pairs))
     if time_checks:
@@ -265,6 +304,6 @@ def evaluate(model: keras.Model, test: ClipDataset, pairs: Sequence[tuple[str, s
             metrics.update(pair_accuracies(labels, changed, names, pairs, suffix=f"_{order}"))
     extra: dict[str, Any] = {"test_videos": int(len(labels)), "test_clips": int(len(clip_probs)),
                              "interval": f"Wilson {confidence:.0%}"}
-    if timing:
+    if timing and not isinstance(test, Arrays):
         extra["inference_ms_per_clip"] = time_inference(model, model.input_shape[1:])
     return Evaluation(metrics, extra, probs, labels, per_class_report(labels, probs, names), names)

@@ -90,9 +90,11 @@ TEMP_MARK = ".tmp"
 
 def temp_path(path: str | Path) -> Path:
     """The temporary sibling a writer of ``path`` uses: hidden, tagged with this process id,
-    keeping the suffix (so writers that choose a format by suffix still work)."""
+    keeping the suffix (so writers that choose a format by suffix still work; Keras also
+    wants the ``.weights`` of ``.weights.h5``)."""
     path = Path(path)
-    return path.with_name(f".{path.stem}.{os.getpid()}{TEMP_MARK}{path.suffix}")
+    suffix = "".join(path.suffixes[-2:]) if path.name.endswith(".weights.h5") else path.suffix
+    return path.with_name(f".{path.name[:-len(suffix)] if suffix else path.name}.{os.getpid()}{TEMP_MARK}{suffix}")
 
 
 @contextlib.contextmanager

@@ -29,6 +29,7 @@ Add a model with ``@register_model("name")``; :func:`build_model` builds one by 
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 from typing import Callable
 
 import keras
@@ -196,8 +197,131 @@ def c3d_v2(input_shape, num_classes, filters=(24, 48, 96), temporal_strides=(1, 
     return keras.Model(inputs, outputs, name="c3d_v2")
 
 
+# --------------------------------------------------------------------------- per-frame backbones (05, 06)
+
+BACKBONES: dict[str, Callable[..., keras.Model]] = {}
+register_backbone = registrar(BACKBONES, "backbone")
+"""``@register_backbone("name")`` adds an image backbone to :data:`BACKBONES`."""
+
+
+@register_backbone("mobilenet_v2")
+def mobilenet_v2(image_size: int, weights: str | None = None, alpha: float = 0.35) -> keras.Model:
+    """``keras.applications.MobileNetV2`` without its classifier, globally average-pooled.
+
+    ``alpha`` is the width multiplier (ImageNet weights exist for 0.35, 0.5, 0.75, 1.0, 1.3, 1.4).
+    Takes pixels already scaled to [-1, 1] (:data:`PREPROCESS`)."""
+    return keras.applications.MobileNetV2(input_shape=(image_size, image_size, 3), alpha=alpha,
+                                          include_top=False, weights=weights, pooling="avg")
+
+
+@register_backbone("resnet50")
+def resnet50(image_size: int, weights: str | None = None) -> keras.Model:
+    """``keras.applications.ResNet50`` without its classifier, globally average-pooled
+    (takes Caffe-style BGR pixels with the ImageNet mean removed: :data:`PREPROCESS`)."""
+    return keras.applications.ResNet50(input_shape=(image_size, image_size, 3), include_top=False,
+                                       weights=weights, pooling="avg")
+
+
+PREPROCESS: dict[str, Callable[[], list[layers.Layer]]] = {
+    "mobilenet_v2": lambda: [layers.Rescaling(1 / 127.5, offset=-1)],
+    "resnet50": lambda: [CaffePreprocess()],
+}
+"""The layers that turn 0-255 RGB pixels into what each backbone's ImageNet weights expect."""
+
+
+@keras.saving.register_keras_serializable(package="course_utils")
+class CaffePreprocess(layers.Layer):
+    """RGB 0-255 -> BGR with the ImageNet channel means subtracted (ResNet-50's preprocessing)."""
+
+    MEAN_BGR = (103.939, 116.779, 123.68)
+
+    def call(self, x):
+        return x[..., ::-1] - keras.ops.convert_to_tensor(self.MEAN_BGR, dtype=x.dtype)
+
+
+def build_backbone(name: str, image_size: int, weights: str | None = None, **options) -> keras.Model:
+    """The registered image backbone ``name`` (see :data:`BACKBONES`), BatchNorm momentum 0.9.
+
+    Args:
+        name: ``mobilenet_v2`` or ``resnet50`` (or another registered one).
+        image_size: side of the square frames.
+        weights: ``"imagenet"`` (Keras downloads them once into ``~/.keras/models``), the path of
+            a ``.weights.h5`` file saved from the same backbone (the course-made pretrained
+            weights of ``pretraining``), or None (random initialisation).
+        **options: the backbone's own (``alpha`` for MobileNetV2).
+
+    Returns:
+        A ``keras.Model`` from ``(image_size, image_size, 3)`` preprocessed pixels to one feature
+        vector per image.
+    """
+    if name not in BACKBONES:
+        raise ValueError(f"backbone={name!r} is not registered; allowed: {', '.join(BACKBONES)}")
+    if weights not in (None, "imagenet") and not Path(weights).is_file():
+        raise FileNotFoundError(f"weights file {weights} does not exist (make it with pretraining.pretrain_backbone)")
+    backbone = BACKBONES[name](image_size, weights=None if weights is None else str(weights), **options)
+    for layer in backbone.layers:
+        if isinstance(layer, layers.BatchNormalization):
+            layer.momentum = BN_MOMENTUM
+    return backbone
+
+
 # --------------------------------------------------------------------------- MobileNetV2 + (Bi)LSTM (notebook 05)
-# The per-frame backbone and its recurrent heads go here, registered like the models above:
-# the backbone runs on time folded into the batch (FoldTime -> MobileNetV2 -> UnfoldTime, never
-# TimeDistributed), LSTM / Bidirectional(LSTM) with unroll=True (TFLite builtins), BatchNorm
-# momentum 0.9 in the backbone, and ``weights`` = "imagenet" | a path to a .weights.h5 | None.
+
+
+@register_model("sequence_head")
+def sequence_head(input_shape, num_classes, head="bilstm", units=64, dropout=0.3):
+    """A classifier over a sequence of per-frame features ``(frames, features)``.
+
+    ``head``: ``lstm`` (the last state of an LSTM that reads the frames in order), ``bilstm``
+    (both directions, concatenated) or ``average`` (the mean over time: blind to order). The
+    LSTMs are unrolled (``unroll=True``): a short fixed sequence, and the only form that
+    converts to builtin TFLite ops. Trains on cached features in seconds (``features`` path)
+    and is the head of :func:`mobilenet_lstm`.
+    """
+    inputs = keras.Input(input_shape)
+    x = layers.Dropout(dropout)(inputs)
+    if head == "lstm":
+        x = layers.LSTM(units, unroll=True)(x)
+    elif head == "bilstm":
+        x = layers.Bidirectional(layers.LSTM(units, unroll=True))(x)
+    elif head == "average":
+        x = layers.GlobalAveragePooling1D()(x)
+    else:
+        raise ValueError(f"head={head!r} is not supported; allowed: lstm, bilstm, average")
+    x = layers.Dropout(dropout)(x)
+    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32")(x)
+    return keras.Model(inputs, outputs, name="head")
+
+
+@register_model("mobilenet_lstm")
+def mobilenet_lstm(input_shape, num_classes, alpha=0.35, weights=None, train_backbone=True, head="bilstm",
+                   units=64, dropout=0.3, backbone="mobilenet_v2", head_model=None):
+    """A per-frame image backbone, then a :func:`sequence_head` over time.
+
+    The backbone sees every frame as a separate image: time is folded into the batch
+    (:class:`FoldTime`, backbone, :class:`UnfoldTime`), never ``TimeDistributed``. With
+    ``weights`` (pretrained) the backbone's BatchNorm layers are frozen, so they run in inference
+    mode and keep the statistics they learnt even while the other weights are fine-tuned
+    (``train_backbone=True``). (Calling the backbone with ``training=False`` is not enough in
+    Keras 3: ``fit`` passes ``training=True`` down to every layer.) From scratch its BatchNorm
+    learns the statistics of these frames.
+    ``head_model``: an already trained head to reuse (from the features path).
+    """
+    frames, size = input_shape[0], input_shape[1]
+    options = {"alpha": alpha} if backbone == "mobilenet_v2" else {}
+    image_model = build_backbone(backbone, size, weights, **options)
+    image_model.trainable = train_backbone
+    if weights is not None:
+        for layer in image_model.layers:
+            if isinstance(layer, layers.BatchNormalization):
+                layer.trainable = False
+    inputs = keras.Input(input_shape)
+    x = inputs
+    for layer in PREPROCESS[backbone]():
+        x = layer(x)
+    x = FoldTime()(x)                                                   # (B*T, S, S, 3): frames
+    x = image_model(x)
+    x = UnfoldTime(frames, name="frame_features")(x)                    # (B, T, features)
+    head_model = head_model or sequence_head(x.shape[1:], num_classes, head=head, units=units, dropout=dropout)
+    outputs = head_model(x)
+    return keras.Model(inputs, outputs, name=f"{backbone}_{head}")

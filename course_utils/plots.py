@@ -157,13 +157,36 @@ def per_class_curves(curves: dict[str, np.ndarray], xlabel: str, ylabel: str, nc
 
 def accuracy_bars(table: pd.DataFrame, chance: float | None = None, title: str = "") -> plt.Figure:
     """Grouped bars of accuracies (rows: what is scored, columns: probes), with a chance line."""
-    fig, ax = plt.subplots(figsize=(max(5, 1.3 * len(table)), 3.2))
-    table.plot.bar(ax=ax, width=0.75, rot=0)
+    table = table.copy()
+    table.columns = [" · ".join(map(str, c)) if isinstance(c, tuple) else str(c) for c in table.columns]
+    table.index = [str(i).replace(" / ", "\n/ ") for i in table.index]  # long pair names on two lines
+    fig, ax = plt.subplots(figsize=(max(5, 1.3 * len(table), 0.3 * table.size + 1.5), 3.2))
+    table.plot.bar(ax=ax, width=0.8, rot=0)
     if chance is not None:
         ax.axhline(chance, color="gray", linestyle="--", linewidth=1, label="chance")
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("test accuracy")
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8)
+    ax.tick_params(axis="x", labelsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def training_curves(histories: dict[str, dict[str, Sequence[float]]], metrics: Sequence[str] = ("loss", "accuracy")) -> plt.Figure:
+    """Training (solid) and validation (dashed) curves per epoch of several runs, one panel per metric.
+
+    ``histories``: run name -> a Keras history dict (``TrainResult.history``)."""
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics), 3.2))
+    for ax, metric in zip(np.atleast_1d(axes), metrics):
+        for color, (name, history) in zip(plt.rcParams["axes.prop_cycle"].by_key()["color"], histories.items()):
+            epochs = np.arange(1, len(history[metric]) + 1)
+            ax.plot(epochs, history[metric], color=color, label=f"{name} train")
+            if f"val_{metric}" in history:
+                ax.plot(epochs, history[f"val_{metric}"], color=color, linestyle="--", label=f"{name} val")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+    np.atleast_1d(axes)[-1].legend(fontsize=7)
     fig.tight_layout()
     return fig

@@ -26,10 +26,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .config import Config
-from .jobs import atomic_write_text
-from .pipeline import ClipDataset
-from .runs import seed_everything
+from .catalog import prepare_dataset
+from .config import Config, video_model_settings
+from .jobs import atomic_path, atomic_write_text
+from .pipeline import ClipDataset, prepare
+from .runs import seed_everything, start_notebook
 
 
 # --------------------------------------------------------------------------- runtime
@@ -275,3 +276,89 @@ def load_model(path: str | Path) -> keras.Model:
     from . import models  # noqa: F401  (registers FoldTime, UnfoldTime, FrameDifference)
 
     return keras.models.load_model(path)
+
+
+# --------------------------------------------------------------------------- a notebook that trains on clips
+
+
+@dataclasses.dataclass
+class ClipNotebook:
+    """What a notebook that trains clip models starts from (:func:`start_clip_notebook`)."""
+
+    cfg: Config
+    watch: Any
+    strategy: tf.distribute.Strategy
+    settings: dict[str, Any]
+    table: Any
+    class_names: list[str]
+    clip_shape: tuple[int, int, int, int]
+    runs_dir: Path
+
+
+def start_clip_notebook(profile: str, dataset: str, data_dir: str | Path | None, artifacts_dir: str | Path | None,
+                        seed: int, workers: int = 2, **given: Any) -> ClipNotebook:
+    """The first cell of notebooks 04-05: resolve the parameters with the profile's clip-model
+    settings (``config.video_model_settings``; ``given`` overrides them unless None), seed and
+    configure TensorFlow (:func:`configure`), prepare the dataset and its frame cache."""
+    settings = video_model_settings(profile, **given)
+    cfg, watch = start_notebook(profile, dataset, data_dir, artifacts_dir, seed, **settings)
+    strategy = configure(cfg)
+    table = prepare(cfg, prepare_dataset(cfg, workers=workers), workers=workers)
+    return ClipNotebook(cfg, watch, strategy, settings, table, list(table.attrs["class_names"]),
+                        (cfg.clip_frames, cfg.image_size, cfg.image_size, 3), cfg.artifacts_dir / "runs")
+
+
+# --------------------------------------------------------------------------- the precomputed-features path
+
+
+def clip_features(model: keras.Model, data: ClipDataset, path: str | Path, layer: str = "frame_features") -> np.ndarray:
+    """The output of ``model``'s ``layer`` (for ``models.mobilenet_lstm``: the frozen backbone's
+    per-frame features, ``(clips, frames, features)``) for every clip of ``data``, computed once and cached.
+
+    The backbone runs once per clip instead of once per clip *and epoch*: a head then trains on the
+    cached features in seconds (the keras-io CNN-RNN recipe). ``data`` should be an evaluation set
+    (fixed clips, no augmentation), since the features stay the same for every epoch.
+
+    Args:
+        model: a model with a layer named ``layer``.
+        data: the clips.
+        path: the ``.npy`` cache; read back when it exists (name it after the weights and the clips).
+        layer: the layer whose output is wanted.
+
+    Returns:
+        float32 features, one row per clip of ``data`` in its order.
+    """
+    path = Path(path)
+    if path.is_file():
+        return np.load(path)
+    extractor = keras.Model(model.inputs, model.get_layer(layer).output)
+    features = extractor.predict(data.dataset, verbose=0).astype(np.float32)
+    with atomic_path(path) as tmp:
+        np.save(tmp, features)
+    return features
+
+
+def fit_arrays(model: keras.Model, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray],
+               epochs: int, batch_size: int = 32, learning_rate: float = 3e-3, weight_decay: float = 1e-2,
+               seed: int = 0) -> TrainResult:
+    """Train ``model`` on arrays in memory (cached features), keeping its best validation epoch.
+
+    Args:
+        model: uncompiled; compiled here as :func:`compile_model` does.
+        train, val: ``(x, integer labels)``.
+        epochs, batch_size, learning_rate, weight_decay: the optimisation.
+        seed: the order of the examples (``keras.utils.set_random_seed``).
+
+    Returns:
+        A :class:`TrainResult` without a run folder.
+    """
+    keras.utils.set_random_seed(seed)
+    num_classes = int(model.output_shape[-1])
+    compile_model(model, int(np.ceil(len(train[0]) / batch_size)), epochs, learning_rate, weight_decay)
+    timer = EpochTimer()
+    stop = keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=epochs, restore_best_weights=True)
+    history = model.fit(train[0], keras.ops.one_hot(train[1], num_classes), batch_size=batch_size, epochs=epochs,
+                        validation_data=(val[0], keras.ops.one_hot(val[1], num_classes)), callbacks=[timer, stop],
+                        verbose=0, shuffle=True)
+    logs = {k: [float(v) for v in values] for k, values in history.history.items()}
+    return TrainResult(logs, int(np.argmax(logs["val_accuracy"])), timer.seconds, Path(), None)

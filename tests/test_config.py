@@ -82,3 +82,10 @@ def test_load_results_names_missing_keys(tmp_path):
     path.write_text(json.dumps({"notebook": "x"}))
     with pytest.raises(ValueError, match="metrics"):
         runs.load_results(path)
+
+
+def test_video_model_settings_take_the_profile_and_keep_what_is_given():
+    assert config.video_model_settings("ci") == config.VIDEO_MODEL_SETTINGS["ci"]
+    assert config.video_model_settings("ci", epochs=3, image_size=None)["epochs"] == 3
+    with pytest.raises(config.ConfigError, match="profile"):
+        config.video_model_settings("huge")

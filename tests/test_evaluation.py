@@ -94,3 +94,29 @@ def test_inference_time_is_measured_in_milliseconds():
     model = time_oracle(2, 0, 1)
     ms = evaluation.time_inference(model, (T, S, S, 3), repeats=3, warmup=1)
     assert 0 < ms < 10_000 and evaluation.count_params(model) == 4
+
+
+def test_arrays_are_scored_like_clips_and_time_checks_reorder_axis_1():
+    class Last(keras.layers.Layer):  # probabilities from the last frame's features only
+        def call(self, x):
+            return keras.ops.softmax(x[:, -1] * 10.0)
+
+    x = np.zeros((4, 3, 2), np.float32)
+    x[[0, 1], -1, 0] = 1.0  # class 0 at the end
+    x[[2, 3], 0, 0] = 1.0   # class 0 at the start, so the reversed clip looks like class 0
+    x[[2, 3], -1, 1] = 1.0
+    inputs = keras.Input((3, 2))
+    model = keras.Model(inputs, Last()(inputs))
+    arrays = evaluation.Arrays(x, np.array([0, 0, 1, 1]), ["a", "b"])
+    result = evaluation.evaluate(model, arrays, pairs=[("a", "b")])
+    assert result.metrics["test_accuracy"] == 1.0 and result.metrics["reversed_accuracy"] == 0.5
+    table = evaluation.time_check_table(result.metrics, ["a", "b"])
+    assert list(table.columns) == ["original", "shuffled", "reversed"] and list(table.index) == ["all classes"]
+    assert "inference_ms_per_clip" not in result.extra
+
+
+def test_top_confusions_lists_the_biggest_mistakes_first():
+    labels = np.array([0, 0, 0, 1, 1, 2])
+    probs = np.eye(3)[[1, 1, 0, 2, 1, 2]]
+    top = evaluation.top_confusions(labels, probs, ["a", "b", "c"])
+    assert top.iloc[0].tolist() == ["a", "b", 2, pytest.approx(2 / 3)] and len(top) == 2

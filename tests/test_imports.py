@@ -22,7 +22,7 @@ RANKS = {
     "catalog": 5, "cache": 5, "features": 5,
     "pipeline": 6, "models": 6,
     "training": 7, "evaluation": 7,
-    "export": 8, "streaming": 8, "grading": 8,
+    "export": 8, "streaming": 8, "grading": 8, "pretraining": 8,
     "__main__": 9,
 }
 

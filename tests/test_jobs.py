@@ -67,3 +67,8 @@ def test_progress_prints_one_summary_line_where_nobody_watches(capsys, monkeypat
 def test_a_process_id_of_ours_is_alive():
     assert jobs.process_alive(os.getpid())
     assert not jobs.process_alive(2**22 + 12345)
+
+
+def test_temporaries_of_keras_weights_keep_their_double_suffix(tmp_path):
+    assert jobs.temp_path(tmp_path / "x.weights.h5").name.endswith(".tmp.weights.h5")
+    assert jobs.temp_path(tmp_path / "clip.npy").name.endswith(".tmp.npy")

@@ -11,7 +11,9 @@ keras = pytest.importorskip("keras")
 from course_utils import models  # noqa: E402
 
 SHAPE = (8, 32, 32, 3)
-SMALL = {"c3d_v1": dict(filters=(4, 8), dense=16), "c3d_v2": dict(filters=(4, 8), temporal_strides=(1, 2))}
+SMALL = {"c3d_v1": dict(filters=(4, 8), dense=16), "c3d_v2": dict(filters=(4, 8), temporal_strides=(1, 2)),
+         "mobilenet_lstm": dict(units=4)}
+FEATURE_SHAPE = (8, 6)  # sequence_head: frames x features
 
 
 @pytest.fixture(scope="module")
@@ -21,9 +23,12 @@ def clips() -> np.ndarray:
 
 @pytest.mark.parametrize("name", sorted(models.MODELS))
 def test_every_registered_model_builds_a_softmax(name, clips):
-    model = models.build_model(name, SHAPE, 5, **SMALL.get(name, {}))
-    probs = model.predict(clips, verbose=0)
-    assert model.name == name and probs.shape == (2, 5)
+    shape = FEATURE_SHAPE if name == "sequence_head" else SHAPE
+    model = models.build_model(name, shape, 5, **SMALL.get(name, {}))
+    inputs = clips[..., 0, 0, :2].repeat(3, axis=-1) if name == "sequence_head" else clips
+    probs = model.predict(inputs, verbose=0)
+    assert probs.shape == (2, 5)
+    assert model.name == {"mobilenet_lstm": "mobilenet_v2_bilstm", "sequence_head": "head"}.get(name, name)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
     kinds = {type(layer).__name__ for layer in model.layers}
     assert not kinds & {"MaxPooling3D", "TimeDistributed"}, kinds
@@ -72,3 +77,68 @@ def test_c3d_v2_converts_to_tflite_builtins(clips):
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]  # fails on any Flex op
     assert len(converter.convert()) > 1000
+
+
+# --------------------------------------------------------------------------- backbones and heads (05, 06)
+
+
+@pytest.mark.parametrize("head", ["lstm", "bilstm", "average"])
+def test_mobilenet_lstm_runs_the_backbone_on_folded_frames(head, clips):
+    model = models.build_model("mobilenet_lstm", SHAPE, 3, head=head, units=4)
+    backbone = next(layer for layer in model.layers if isinstance(layer, keras.Model) and layer.name != "head")
+    assert backbone.input_shape == (None, 32, 32, 3)
+    assert model.get_layer("head").input.shape[1] == SHAPE[0]  # one feature vector per frame
+    assert all(layer.momentum == models.BN_MOMENTUM for layer in backbone.layers
+               if isinstance(layer, keras.layers.BatchNormalization))
+    recurrent = [layer for layer in model.get_layer("head").layers if isinstance(layer, (keras.layers.LSTM, keras.layers.Bidirectional))]
+    assert bool(recurrent) == (head != "average")
+    assert all((layer.forward_layer if hasattr(layer, "forward_layer") else layer).unroll for layer in recurrent)
+
+
+def test_the_average_head_cannot_tell_the_order_of_frames():
+    features = np.random.default_rng(1).normal(size=(3, *FEATURE_SHAPE)).astype(np.float32)
+    average = models.build_model("sequence_head", FEATURE_SHAPE, 4, head="average")
+    lstm = models.build_model("sequence_head", FEATURE_SHAPE, 4, head="lstm", units=4)
+    np.testing.assert_allclose(average.predict(features, verbose=0), average.predict(features[:, ::-1], verbose=0), atol=1e-6)
+    assert np.abs(lstm.predict(features, verbose=0) - lstm.predict(features[:, ::-1], verbose=0)).max() > 1e-4
+
+
+def test_weights_from_a_file_load_through_the_weights_argument(tmp_path):
+    source = models.build_backbone("mobilenet_v2", 32, None)
+    path = tmp_path / "course.weights.h5"
+    source.save_weights(path)
+    loaded = models.build_backbone("mobilenet_v2", 32, str(path))
+    for a, b in zip(source.get_weights(), loaded.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(FileNotFoundError, match="missing.weights.h5"):
+        models.build_backbone("mobilenet_v2", 32, str(tmp_path / "missing.weights.h5"))
+
+
+def test_imagenet_weights_take_the_keras_download_path(tmp_path, monkeypatch):
+    """The "imagenet" route, offline: the file Keras would download is placed in its cache first."""
+    from keras.src.backend import config as keras_config
+    from keras.src.legacy.saving import legacy_h5_format
+    import h5py
+
+    reference = models.build_backbone("mobilenet_v2", 96, None)
+    cached = tmp_path / "models" / "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96_no_top.h5"
+    cached.parent.mkdir(parents=True)
+    with h5py.File(cached, "w") as handle:
+        legacy_h5_format.save_weights_to_hdf5_group(handle, reference)
+    monkeypatch.setattr(keras_config, "_KERAS_DIR", str(tmp_path))
+    loaded = models.build_backbone("mobilenet_v2", 96, "imagenet")
+    for a, b in zip(reference.get_weights(), loaded.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_pretrained_backbone_keeps_its_batchnorm_statistics_while_fine_tuning(tmp_path, clips):
+    path = tmp_path / "b.weights.h5"
+    models.build_backbone("mobilenet_v2", 32, None).save_weights(path)
+    model = models.build_model("mobilenet_lstm", SHAPE, 3, weights=str(path), units=4)
+    backbone = next(layer for layer in model.layers if isinstance(layer, keras.Model) and layer.name != "head")
+    bn = next(layer for layer in backbone.layers if isinstance(layer, keras.layers.BatchNormalization))
+    before = bn.moving_mean.numpy().copy()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(clips, np.array([0, 1]), epochs=1, verbose=0)
+    np.testing.assert_array_equal(bn.moving_mean.numpy(), before)
+    assert backbone.trainable and any(w.trainable for w in backbone.weights)  # the convolutions still learn

@@ -107,6 +107,41 @@ def test_eda_lesson_checks_hold_on_the_ci_set(ci_run):
 
 
 @pytest.mark.notebooks
+def test_the_3d_cnn_lessons_hold_on_the_ci_set(ci_run):
+    """What notebook 04 teaches: the compact (2+1)D net beats the 14x larger C3D, reads the order of
+    frames (shuffling costs it, reversing flips sit down / stand up) and separates the motion-only pairs."""
+    metrics = runs.load_results(ci_run[1] / "results" / "04_cnn3d_scratch.json")["metrics"]
+    v1, v2 = metrics["c3d_v1"], metrics["c3d_v2"]
+    assert v2["test_accuracy"] > v1["test_accuracy"] + 0.1 and v2["params"] * 5 < v1["params"]
+    assert v2["shuffled_accuracy"] < v2["test_accuracy"] - 0.2
+    assert v2["sit_down_vs_stand_up_reversed_accuracy"] < 0.5 < v2["sit_down_vs_stand_up_accuracy"]
+    for pair in ("sit_down_vs_stand_up", "wave_one_hand_vs_raise_hand"):
+        assert v2[f"{pair}_accuracy"] >= 0.75
+    assert {f"ablation_{name}" for name in ("none", "label_smoothing", "mixup", "cutmix")} <= set(metrics)
+
+
+@pytest.mark.notebooks
+def test_the_transfer_notebook_compares_what_it_says(ci_run):
+    """Notebook 05: every starting point and head is scored; averaging over time cannot read order."""
+    metrics = runs.load_results(ci_run[1] / "results" / "05_mobilenetv2_lstm.json")["metrics"]
+    assert set(metrics) == {"finetuned_bilstm", "frozen_bilstm", "scratch_bilstm", "frozen_lstm", "frozen_average"}
+    average = metrics["frozen_average"]
+    assert average["sit_down_vs_stand_up_accuracy"] == average["sit_down_vs_stand_up_reversed_accuracy"]
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_executed_notebooks_show_no_library_log_lines(ci_run, name):
+    """Native TensorFlow logs and AutoGraph notices belong in the runner's log, not in a reader's cells."""
+    notebook = nbformat.read(ci_run[1] / "notebooks" / f"{name}.ipynb", as_version=4)
+    noise = ("I0000 ", "E0000 ", "W0000 ", "WARNING:tensorflow", "AutoGraph could not transform", "oneDNN")
+    found = [(i, line[:120]) for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"
+             for output in cell.get("outputs", []) if output.get("output_type") == "stream"
+             for line in output.get("text", "").splitlines() if any(mark in line for mark in noise)]
+    assert not found, found
+
+
+@pytest.mark.notebooks
 def test_data_notebooks_run_on_a_folder_of_real_clips(ps7_class_tree, tmp_path):
     artifacts = tmp_path / "artifacts"
     code = run_notebooks.main(["--only", "00", "01", "02", "03", "--dataset", str(ps7_class_tree),

@@ -89,3 +89,15 @@ def test_configure_uses_mixed_precision_only_on_a_gpu(tmp_path):
     assert keras.mixed_precision.global_policy().name == expected
     assert isinstance(strategy, tf.distribute.Strategy)
     keras.mixed_precision.set_global_policy("float32")
+
+
+def test_features_are_computed_once_and_a_head_trains_on_them(tmp_path, data):
+    model = models.build_model("mobilenet_lstm", (T, S, S, 3), 3, units=4)
+    path = tmp_path / "features" / "val.npy"
+    features = training.clip_features(model, data["val"], path)
+    assert features.shape == (len(data["val"].elements), T, model.get_layer("head").input.shape[-1])
+    np.save(path, features + 1)  # a second call reads the cache instead of running the backbone
+    np.testing.assert_array_equal(training.clip_features(model, data["val"], path), features + 1)
+    head = models.build_model("sequence_head", features.shape[1:], 3, head="lstm", units=4)
+    result = training.fit_arrays(head, (features, data["val"].labels), (features, data["val"].labels), epochs=2)
+    assert len(result.history["val_accuracy"]) == 2 and len(result.epoch_seconds) == 2

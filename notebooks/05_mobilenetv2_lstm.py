@@ -1,0 +1,322 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 05 · Transfer learning: MobileNetV2 per frame, an LSTM over time
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/action-recognition-course/action-recognition-course/blob/main/notebooks/05_mobilenetv2_lstm.ipynb)
+#
+# Notebook 04 learnt everything from a few hundred clips. Most video models instead start from an
+# **image network pretrained on another task** (usually ImageNet) and add a model of time on top:
+# here **MobileNetV2** reads every frame, and an **LSTM** (or a BiLSTM, or plain averaging) reads
+# the sequence of frame features.
+#
+# **You will learn to**
+#
+# 1. load pretrained weights through `weights=` (`"imagenet"` on Colab, a local file offline);
+# 2. run a 2-D backbone on clips by folding time into the batch;
+# 3. train a head in seconds on **precomputed features**, then **fine-tune** the whole network;
+# 4. compare from scratch, frozen and fine-tuned, and LSTM, BiLSTM and average pooling: what a
+#    recurrent head adds on the motion-only pairs.
+#
+# **Prerequisites:** notebook 04 (pipeline, training, evaluation). **Time:** about 4 minutes to run
+# in the `ci` profile on two CPU cores, 30 minutes to read and do the exercises.
+
+# %% tags=["parameters"]
+profile = "ci"
+dataset = "synthetic"
+data_dir = None
+artifacts_dir = None
+seed = 42
+epochs = None  # None: the profile's (config.VIDEO_MODEL_SETTINGS); this notebook trains end to end for a fifth of it
+image_size = None
+batch_size = None
+alpha = 0.35  # MobileNetV2's width multiplier (ImageNet weights exist for 0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
+weights = None  # None: the course-made pretrained weights; "imagenet" (Colab, GPU); or a .weights.h5 path
+head_epochs = 30  # epochs of each head on the cached features
+workers = 2
+
+# %%
+import importlib.util, subprocess, sys
+if "google.colab" in sys.modules and importlib.util.find_spec("course_utils") is None:
+    # Colab's TensorFlow, Keras, NumPy and OpenCV stay as they are: the bare course package, plus
+    # an OpenCV (the "opencv" extra) only where there is none: two OpenCV packages clash in cv2/
+    extra = "" if importlib.util.find_spec("cv2") else "[opencv]"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    f"course_utils{extra} @ git+https://github.com/action-recognition-course/action-recognition-course"], check=True)
+
+# %%
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from IPython.display import Markdown, display
+
+from course_utils import evaluation, models, pipeline, plots, pretraining, runs, training
+
+setup = training.start_clip_notebook(profile, dataset, data_dir, artifacts_dir, seed, workers=workers,
+                                     epochs=epochs, image_size=image_size, batch_size=batch_size)
+cfg, watch, strategy, settings = setup.cfg, setup.watch, setup.strategy, setup.settings
+table, NAMES, CLIP, RUNS = setup.table, setup.class_names, setup.clip_shape, setup.runs_dir
+AUGMENT = pipeline.SHORT_RUN_AUGMENT
+data = pipeline.datasets_for(cfg, table, augment=AUGMENT)
+display(Markdown(f"**{len(table)}** videos, **{len(NAMES)}** classes, clips of {cfg.clip_frames} frames at "
+                 f"{cfg.image_size}x{cfg.image_size}."))
+
+# %% [markdown]
+# ## 1. Where pretrained weights come from
+#
+# `keras.applications.MobileNetV2(weights="imagenet")` downloads weights learnt on 1.3 million
+# ImageNet photos. Where nothing can be downloaded (this course's CI), the course makes a stand-in
+# the same way, only smaller: it trains MobileNetV2 on single frames of a **separate** synthetic set
+# (its own seed: other people, scenes and motions) for a **pretext task** that is not action
+# recognition: where each joint of the figure is, and which scene it stands in. The weights go to
+# a `.weights.h5` file that is loaded through the very same `weights=` argument. The first run
+# trains it (under a minute); later runs load it.
+
+# %%
+if weights is None:
+    WEIGHTS, card = pretraining.pretrain_backbone(cfg, "mobilenet_v2", alpha=alpha, workers=workers)
+    display(pd.Series({"pretext task": card["task"], "frames (train / held-out people)":
+                       f"{card['train_frames']} / {card['held_out_frames']}",
+                       "scene accuracy (held out)": f"{card['scene_accuracy']:.2f} (chance {card['scene_chance']:.2f})",
+                       "pose questions right (held out)": f"{card['attribute_accuracy']:.2f} (always the more "
+                                                          f"frequent answer: {card['attribute_majority']:.2f})",
+                       "weights file": WEIGHTS.name}).to_frame("course-made pretraining"))
+else:
+    WEIGHTS, card = weights, {}
+    display(Markdown(f"Using `weights={weights!r}`."))
+
+# %%
+if card:
+    learnt_pose = card["attribute_accuracy"] > card["attribute_majority"] + 0.02
+    display(Markdown(
+        f"On people it never saw, the backbone names the scene {card['scene_accuracy'] / card['scene_chance']:.0f}x "
+        f"better than chance, and answers the pose questions "
+        + ("better than" if learnt_pose else "**no better than**")
+        + f" always giving each question's most frequent answer ({card['attribute_accuracy']:.2f} vs "
+        f"{card['attribute_majority']:.2f}). "
+        + ("" if learnt_pose else f"{card['seconds']:.0f} s of pretraining on {card['train_frames']:,} frames taught "
+           "scenes, not pose: expect its features to help where the scene predicts the action (context bias) and little "
+           "on the motion-only pairs. ImageNet weights, learnt from 1.3 million photos, know far more.")))
+
+# %% [markdown]
+# ## 2. A 2-D backbone on clips, and a head over time
+#
+# MobileNetV2 takes images `(batch, H, W, 3)`; a clip is `(batch, T, H, W, 3)`. Folding time into
+# the batch (`FoldTime`: `(batch * T, H, W, 3)`) lets it see every frame as one image; `UnfoldTime`
+# gives back `(batch, T, features)`. (Keras' `TimeDistributed` does the same job but traces the
+# backbone once per frame: 121 s instead of 19 s before the first step, measured on this CPU.)
+# Two more details: with pretrained weights the backbone's **BatchNorm layers are frozen**, so they
+# run in inference mode and keep the statistics they learnt while fine-tuning changes the weights
+# around them (the Keras guides call the backbone with `training=False` for this; in Keras 3 `fit`
+# overrides that, and a test of the course caught the statistics drifting); and the LSTMs are
+# unrolled (16 steps), the form that exports to TFLite (notebook 09).
+
+# %%
+print(models.model_source("mobilenet_lstm"))
+
+# %%
+print(models.model_source("sequence_head"))
+
+# %% [markdown]
+# ## 3. The precomputed-features path
+#
+# With the backbone frozen, its features of a clip never change: compute them **once**, then train
+# only the head, on arrays, in seconds. (The keras-io CNN-RNN example works this way.) The clips are
+# the un-augmented ones: features are fixed, so every epoch sees the same training set.
+
+# %%
+with strategy.scope():
+    frozen = models.build_model("mobilenet_lstm", CLIP, len(NAMES), alpha=alpha, weights=str(WEIGHTS),
+                                train_backbone=False, head="bilstm")
+plain = {split: pipeline.make_dataset(table, split, cfg.clip_frames, cfg.image_size, cfg.batch_size, training=False)
+         for split in ("train", "val", "test")}
+FEATURES = cfg.cache_dir / "features" / f"{Path(str(WEIGHTS)).stem}-{cfg.clip_frames}x{cfg.image_size}"
+start = time.perf_counter()
+features = {split: training.clip_features(frozen, d, FEATURES / f"{split}.npy") for split, d in plain.items()}
+feature_seconds = time.perf_counter() - start
+arrays = {split: evaluation.Arrays(features[split], plain[split].labels, NAMES) for split in plain}
+display(Markdown(f"Features of {sum(len(f) for f in features.values())} clips, each `{features['train'].shape[1:]}` "
+                 f"(frames x features), in {feature_seconds:.1f} s."))
+
+# %% [markdown]
+# Three heads on the same features: an **LSTM** reads the frames in order and keeps a memory; a
+# **BiLSTM** also reads them backwards; **average pooling** takes the mean over time, so it cannot
+# know the order of frames at all.
+
+# %%
+heads, head_scores, head_seconds = {}, {}, {}
+for head in ("lstm", "bilstm", "average"):
+    training.configure(cfg)
+    heads[head] = models.build_model("sequence_head", features["train"].shape[1:], len(NAMES), head=head)
+    run = training.fit_arrays(heads[head], (features["train"], arrays["train"].labels),
+                              (features["val"], arrays["val"].labels), epochs=head_epochs, seed=cfg.seed)
+    head_seconds[head] = sum(run.epoch_seconds)
+    head_scores[head] = evaluation.evaluate(heads[head], arrays["test"])
+heads_table = pd.concat({head: evaluation.time_check_table(s.metrics, NAMES) for head, s in head_scores.items()}, axis=1)
+fig = plots.accuracy_bars(heads_table.xs("original", axis=1, level=1), chance=0.5,
+                          title="heads on frozen features: test accuracy")
+plots.save_figure(fig, cfg, "05_heads")
+heads_table.round(3)
+
+# %% [markdown]
+# *What you should see:* the columns `original` of each head. Compare the heads on the motion-only
+# pairs: average pooling gives a clip and its reverse the same features, so on *sit down / stand
+# up* it can only guess; a recurrent head can read the order. The `reversed` columns show whether
+# it does: a head that reads the direction of time falls below 0.5 there.
+
+# %%
+display(Markdown(f"Training each head took {', '.join(f'{h} {s:.1f} s' for h, s in head_seconds.items())} "
+                 f"for {head_epochs} epochs, after {feature_seconds:.1f} s of feature extraction."))
+
+# %% [markdown]
+# ## 4. Fine-tuning, and training from scratch
+#
+# Fine-tuning starts from the frozen model (backbone and BiLSTM head trained above), lets every
+# weight move, with a **10x lower learning rate**, on augmented clips (BatchNorm stays frozen). The same network **from
+# scratch** (random backbone, BatchNorm learning these frames' statistics) gets the same number of
+# end-to-end epochs at the usual learning rate.
+
+# %%
+END_TO_END = max(1, cfg.epochs // 5)
+with strategy.scope():
+    finetuned = models.build_model("mobilenet_lstm", CLIP, len(NAMES), alpha=alpha, weights=str(WEIGHTS),
+                                   train_backbone=True, head_model=heads["bilstm"])
+fit_finetuned = training.fit(finetuned, data["train"], data["val"], RUNS / "05_finetuned", epochs=END_TO_END,
+                             seed=cfg.seed, learning_rate=3e-4, warmup_epochs=0)
+training.configure(cfg)
+with strategy.scope():
+    scratch = models.build_model("mobilenet_lstm", CLIP, len(NAMES), alpha=alpha, weights=None, head="bilstm")
+fit_scratch = training.fit(scratch, data["train"], data["val"], RUNS / "05_scratch", epochs=END_TO_END,
+                           seed=cfg.seed, learning_rate=3e-3)
+fig = plots.training_curves({"fine-tuned": fit_finetuned.history, "scratch": fit_scratch.history})
+plots.save_figure(fig, cfg, "05_curves")
+
+# %%
+scores = {"scratch": evaluation.evaluate(scratch, data["test"]),
+          "frozen (features)": head_scores["bilstm"],
+          "fine-tuned": evaluation.evaluate(finetuned, data["test"])}
+summary = pd.DataFrame({name: {"test accuracy": s.metrics["test_accuracy"], "low": s.metrics["test_accuracy_low"],
+                               "high": s.metrics["test_accuracy_high"], "macro F1": s.metrics["macro_f1"],
+                               **{f"{a} / {b}": s.metrics[f"{a}_vs_{b}_accuracy"] for a, b in evaluation.motion_pairs(NAMES)},
+                               "reversed": s.metrics["reversed_accuracy"]}
+                        for name, s in scores.items()}).T
+summary.round(3)
+
+# %%
+display(Markdown(
+    f"Per end-to-end epoch: fine-tuning {fit_finetuned.seconds_per_epoch:.1f} s, scratch "
+    f"{fit_scratch.seconds_per_epoch:.1f} s; the frozen head trained in {head_seconds['bilstm']:.1f} s on features "
+    f"that took {feature_seconds:.1f} s to compute. In this run, fine-tuned scored "
+    f"{scores['fine-tuned'].metrics['test_accuracy']:.3f}, frozen {scores['frozen (features)'].metrics['test_accuracy']:.3f} "
+    f"and scratch {scores['scratch'].metrics['test_accuracy']:.3f} after {END_TO_END} end-to-end epochs."))
+
+# %% [markdown]
+# *What you should see:* the curves of both runs and the three starting points side by side, each
+# with its interval (`low`, `high`). In `ci` the end-to-end runs are short; the `laptop` profile
+# (96 px, more people, 8 end-to-end epochs) lets each of them train longer.
+#
+# ## 5. Beside notebook 04 and the probes
+
+# %%
+earlier = {}
+for notebook in ("01_eda", "04_cnn3d_scratch"):
+    path = cfg.results_dir / f"{notebook}.json"
+    if path.is_file():
+        earlier.update({f"{notebook[:2]} {name}": m for name, m in runs.load_results(path)["metrics"].items()
+                        if "test_accuracy" in m and not name.startswith("ablation")})
+earlier.update({f"05 {name}": s.metrics for name, s in scores.items()})
+pd.DataFrame({name: {"test accuracy": m["test_accuracy"], "macro F1": m.get("macro_f1")} for name, m in earlier.items()}).T.round(3)
+
+# %% [markdown]
+# ## Results
+
+# %%
+metrics = {"finetuned_bilstm": scores["fine-tuned"].metrics, "frozen_bilstm": scores["frozen (features)"].metrics,
+           "scratch_bilstm": scores["scratch"].metrics,
+           **{f"frozen_{head}": s.metrics for head, s in head_scores.items() if head != "bilstm"}}
+results_path = runs.save_results(
+    cfg, "05_mobilenetv2_lstm", metrics=metrics, timings_s={**watch.total(), "features": round(feature_seconds, 1)},
+    extra={"settings": settings, "alpha": alpha, "weights": str(WEIGHTS) if weights else "course-made",
+           "pretraining": card, "end_to_end_epochs": END_TO_END, "head_epochs": head_epochs,
+           "seconds_per_epoch": {"finetuned": fit_finetuned.seconds_per_epoch, "scratch": fit_scratch.seconds_per_epoch},
+           "head_seconds": head_seconds,
+           "inference_ms_per_clip": scores["fine-tuned"].extra.get("inference_ms_per_clip")})
+display(Markdown(f"Results written to `{results_path.name}`; this run took {watch.total()['total']:.0f} s."))
+
+# %% [markdown]
+# ## Summary
+#
+# * `weights=` takes `"imagenet"`, a local `.weights.h5` or `None`: the same code path everywhere.
+# * A 2-D backbone reads clips with time folded into the batch; a recurrent head reads the order.
+# * Frozen features are computed once, and a head trains on them in seconds; fine-tuning then moves
+#   every weight a little, with a lower learning rate and BatchNorm kept in inference mode.
+#
+# ## Exercises
+#
+# **1. Order-blind by construction.** Show that the average-pooling head gives *exactly* the same
+# probabilities for the test features and the same features reversed in time. Put the largest
+# absolute difference in `average_gap`.
+
+# %%
+average_gap = None  # your code: heads["average"].predict(...) on features["test"] and features["test"][:, ::-1]
+### BEGIN SOLUTION
+# solution
+forward = heads["average"].predict(features["test"], verbose=0)
+backward = heads["average"].predict(features["test"][:, ::-1], verbose=0)
+average_gap = float(np.abs(forward - backward).max())
+### END SOLUTION
+
+# %%
+assert average_gap is not None and average_gap < 1e-5, "predict on features['test'] and on features['test'][:, ::-1]"
+lstm_gap = np.abs(heads["lstm"].predict(features["test"], verbose=0)
+                  - heads["lstm"].predict(features["test"][:, ::-1], verbose=0)).max()
+print(f"exercise 1: correct: the average head changes by {average_gap:.1e}, the LSTM by {lstm_gap:.2f}")
+
+# %% [markdown]
+# **2. A wider head.** Train a BiLSTM head with 128 units (`units=128`) on the cached features for
+# `head_epochs` epochs and put its test accuracy in `wide_accuracy`.
+
+# %%
+wide_accuracy = None  # your code: models.build_model("sequence_head", ...), training.fit_arrays(...)
+### BEGIN SOLUTION
+# solution
+training.configure(cfg)
+wide = models.build_model("sequence_head", features["train"].shape[1:], len(NAMES), head="bilstm", units=128)
+training.fit_arrays(wide, (features["train"], arrays["train"].labels), (features["val"], arrays["val"].labels),
+                    epochs=head_epochs, seed=cfg.seed)
+wide_accuracy = evaluation.evaluate(wide, arrays["test"], time_checks=False).metrics["test_accuracy"]
+### END SOLUTION
+
+# %%
+assert wide_accuracy is not None and 0 <= wide_accuracy <= 1
+assert wide.count_params() > heads["bilstm"].count_params(), "build the head with units=128"
+print(f"exercise 2: correct: 128 units {wide_accuracy:.3f} vs 64 units "
+      f"{head_scores['bilstm'].metrics['test_accuracy']:.3f} ({wide.count_params():,} vs "
+      f"{heads['bilstm'].count_params():,} parameters)")
+
+# %% [markdown]
+# ## References
+#
+# - M. Sandler et al. *MobileNetV2: inverted residuals and linear bottlenecks.* CVPR 2018.
+# - J. Donahue et al. *Long-term recurrent convolutional networks for visual recognition and description.* CVPR 2015.
+# - J. Yue-Hei Ng et al. *Beyond short snippets: deep networks for video classification.* CVPR 2015.
+# - keras-io example *Video classification with a CNN-RNN architecture* (precomputed features).
+# - Keras guide *Transfer learning and fine-tuning* (BatchNorm in inference mode while fine-tuning).
+#
+# **Next:** [06_resnet50_spatial](06_resnet50_spatial.ipynb) fine-tunes a larger backbone on single
+# frames, the spatial stream of a two-stream network.
