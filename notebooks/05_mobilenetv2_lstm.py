@@ -40,7 +40,7 @@ dataset = "synthetic"
 data_dir = None
 artifacts_dir = None
 seed = 42
-epochs = None  # None: the profile's (config.VIDEO_MODEL_SETTINGS); this notebook trains end to end for a fifth of it
+epochs = None  # None: the profile's (config.VIDEO_MODEL_SETTINGS); this notebook trains end to end for a tenth of it
 image_size = None
 batch_size = None
 alpha = 0.35  # MobileNetV2's width multiplier (ImageNet weights exist for 0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
@@ -192,7 +192,7 @@ display(Markdown(f"Training each head took {', '.join(f'{h} {s:.1f} s' for h, s 
 # end-to-end epochs at the usual learning rate.
 
 # %%
-END_TO_END = max(1, cfg.epochs // 5)
+END_TO_END = max(1, cfg.epochs // 10)
 with strategy.scope():
     finetuned = models.build_model("mobilenet_lstm", CLIP, len(NAMES), alpha=alpha, weights=str(WEIGHTS),
                                    train_backbone=True, head_model=heads["bilstm"])
@@ -228,7 +228,7 @@ display(Markdown(
 # %% [markdown]
 # *What you should see:* the curves of both runs and the three starting points side by side, each
 # with its interval (`low`, `high`). In `ci` the end-to-end runs are short; the `laptop` profile
-# (96 px, more people, 8 end-to-end epochs) lets each of them train longer.
+# (96 px, more people, 4 end-to-end epochs) lets each of them train longer.
 #
 # ## 5. Beside notebook 04 and the probes
 

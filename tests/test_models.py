@@ -142,3 +142,20 @@ def test_a_pretrained_backbone_keeps_its_batchnorm_statistics_while_fine_tuning(
     model.fit(clips, np.array([0, 1]), epochs=1, verbose=0)
     np.testing.assert_array_equal(bn.moving_mean.numpy(), before)
     assert backbone.trainable and any(w.trainable for w in backbone.weights)  # the convolutions still learn
+
+
+@pytest.mark.parametrize("name", sorted(models.BACKBONES))
+def test_every_backbone_gives_one_feature_vector_per_image_after_its_preprocessing(name):
+    images = np.random.default_rng(2).uniform(0, 255, (2, 32, 32, 3)).astype(np.float32)
+    backbone = models.build_backbone(name, 32, None)
+    x = images
+    for layer in models.PREPROCESS[name]():
+        x = layer(x)
+    features = backbone.predict(np.asarray(x), verbose=0)
+    assert features.shape[0] == 2 and features.ndim == 2 and np.isfinite(features).all()
+
+
+def test_caffe_preprocessing_swaps_to_bgr_and_removes_the_imagenet_mean():
+    rgb = np.array([[[[10.0, 20.0, 30.0]]]], np.float32)
+    np.testing.assert_allclose(models.CaffePreprocess()(rgb).numpy()[0, 0, 0],
+                               [30 - 103.939, 20 - 116.779, 10 - 123.68], rtol=1e-5)
