@@ -61,13 +61,16 @@ class Pretext:
 
 
 def weights_path(cfg: Config, backbone: str, image_size: int, pretext: Pretext, **options: Any) -> Path:
-    """Where the course-made weights of ``backbone`` for these settings live."""
+    """Where the course-made weights of ``backbone`` for these settings live (the name changes with
+    the pretext settings, the questions asked and the format of the synthetic clips)."""
     parts = [backbone, *(f"{k}{v}" for k, v in sorted(options.items())), f"{image_size}px", f"seed{cfg.seed}"]
-    digest = hash_settings({**dataclasses.asdict(pretext), "attributes": POSE_ATTRIBUTES}) % 10**8
+    settings = {**dataclasses.asdict(pretext), "attributes": POSE_ATTRIBUTES, "clips": dataclasses.asdict(cfg.synthetic)}
+    digest = hash_settings(settings) % 10**8
     return cfg.artifacts_dir / "pretrained" / f"{'-'.join(parts)}-{digest:08d}.weights.h5"
 
 
 def hash_settings(settings: dict[str, Any]) -> int:
+    """A stable integer digest of JSON-able settings."""
     return int(hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:15], 16)
 
 
