@@ -203,10 +203,10 @@ with strategy.scope():
     scratch = models.build_model("mobilenet_lstm", CLIP, len(NAMES), alpha=alpha, weights=None, head="bilstm")
 fit_scratch = training.fit(scratch, data["train"], data["val"], RUNS / "05_scratch", epochs=END_TO_END,
                            seed=cfg.seed, learning_rate=3e-3)
-fig = plots.training_curves({"fine-tuned": fit_finetuned.history, "scratch": fit_scratch.history})
-plots.save_figure(fig, cfg, "05_curves")
 
 # %%
+fig = plots.training_curves({"fine-tuned": fit_finetuned.history, "scratch": fit_scratch.history})
+plots.save_figure(fig, cfg, "05_curves")
 scores = {"scratch": evaluation.evaluate(scratch, data["test"]),
           "frozen (features)": head_scores["bilstm"],
           "fine-tuned": evaluation.evaluate(finetuned, data["test"])}
