@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import statistics
 import time
+from pathlib import Path
 from typing import Any, Sequence
 
 import keras
@@ -34,6 +35,8 @@ import tensorflow as tf
 from sklearn.metrics import (accuracy_score, classification_report, confusion_matrix,
                              precision_recall_fscore_support, top_k_accuracy_score)
 
+from .config import Config
+from .fusion import save_scores
 from .pipeline import ClipDataset
 
 FRAME_ORDERS = ("original", "shuffled", "reversed")
@@ -55,11 +58,12 @@ def shuffled_order(frames: int, seed: int = 0) -> np.ndarray:
 class Arrays:
     """Clips (or per-frame features of clips, ``(clips, frames, ...)``) already in memory, one per
     video, with their integer ``labels``: what :func:`evaluate` scores for a head trained on
-    cached features."""
+    cached features. ``videos``: their manifest paths (for :func:`save_stream_scores`)."""
 
     x: np.ndarray
     labels: np.ndarray
     class_names: list[str]
+    videos: Sequence[str] | None = None
 
 
 def predict(model: keras.Model, data: ClipDataset | Arrays, frame_order: str = "original", seed: int = 0) -> np.ndarray:
@@ -129,6 +133,13 @@ def per_class_report(labels: Sequence[int], probs: np.ndarray, class_names: Sequ
     table = pd.DataFrame({name: report[name] for name in class_names}).T
     table["support"] = table["support"].astype(int)
     return table.sort_values("f1-score")
+
+
+def per_class_accuracy(labels: Sequence[int], probs: np.ndarray, class_names: Sequence[str]) -> pd.Series:
+    """The share of each class's videos whose highest probability is their class (recall)."""
+    labels, predicted = np.asarray(labels), np.asarray(probs).argmax(axis=1)
+    return pd.Series({name: float(np.mean(predicted[labels == k] == k)) if np.any(labels == k) else np.nan
+                      for k, name in enumerate(class_names)})
 
 
 def accuracy_interval(correct: int, total: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -264,6 +275,20 @@ class Evaluation:
         return confusion_figure(self.labels, self.probs, self.class_names, **options)
 
 
+def score_probabilities(labels: Sequence[int], probs: np.ndarray, class_names: Sequence[str],
+                        pairs: Sequence[tuple[str, str]] | None = None, confidence: float = 0.95) -> dict[str, float]:
+    """The metrics of video-level ``probs`` (from a model or a fusion of several): ``test_accuracy``
+    with its Wilson interval (``test_accuracy_low`` / ``_high``), top-5, macro P/R/F1 and the
+    pairwise accuracy of each of ``pairs`` (default: :func:`motion_pairs`)."""
+    labels = np.asarray(labels)
+    pairs = motion_pairs(class_names) if pairs is None else list(pairs)
+    scores = classification_metrics(labels, probs)
+    low, high = accuracy_interval(int(np.sum(np.asarray(probs).argmax(axis=1) == labels)), len(labels), confidence)
+    metrics = {"test_accuracy": scores.pop("accuracy"), "test_accuracy_low": low, "test_accuracy_high": high, **scores}
+    metrics.update(pair_accuracies(labels, probs, class_names, pairs))
+    return metrics
+
+
 def evaluate(model: keras.Model, test: ClipDataset | Arrays, pairs: Sequence[tuple[str, str]] | None = None,
              time_checks: bool = True, seed: int = 0, confidence: float = 0.95, timing: bool = True) -> Evaluation:
     """Every score of the course for ``model`` on ``test``.
@@ -289,14 +314,9 @@ def evaluate(model: keras.Model, test: ClipDataset | Arrays, pairs: Sequence[tup
     pairs = motion_pairs(names) if pairs is None else list(pairs)
     clip_probs = predict(model, test)
     probs, labels = video_scores(clip_probs, test)
-    scores = classification_metrics(labels, probs)
-    correct = int(np.sum(probs.argmax(axis=1) == labels))
-    low, high = accuracy_interval(correct, len(labels), confidence)
-    metrics: dict[str, float] = {"test_accuracy": scores.pop("accuracy"), "test_accuracy_low": low,
-                                 "test_accuracy_high": high,
-                                 "clip_accuracy": float(np.mean(clip_probs.argmax(axis=1) == np.asarray(test.labels))),
-                                 **scores, "params": count_params(model)}
-    metrics.update(pair_accuracies(labels, probs, names, pairs))
+    metrics = score_probabilities(labels, probs, names, pairs, confidence)
+    metrics.update({"clip_accuracy": float(np.mean(clip_probs.argmax(axis=1) == np.asarray(test.labels))),
+                    "params": count_params(model)})
     if time_checks:
         for order in ("shuffled", "reversed"):
             changed, _ = video_scores(predict(model, test, order, seed), test)
@@ -307,3 +327,16 @@ def evaluate(model: keras.Model, test: ClipDataset | Arrays, pairs: Sequence[tup
     if timing and not isinstance(test, Arrays):
         extra["inference_ms_per_clip"] = time_inference(model, model.input_shape[1:])
     return Evaluation(metrics, extra, probs, labels, per_class_report(labels, probs, names), names)
+
+
+def save_stream_scores(cfg: Config, stream: str, model: keras.Model, splits: dict[str, ClipDataset | Arrays]) -> Path:
+    """Save ``model``'s video-level probabilities on each of ``splits`` (``val``, ``test``) as the
+    scores of ``stream`` for late fusion (``fusion.save_scores``); returns the file."""
+    saved = {}
+    for split, data in splits.items():
+        videos = data.videos["path"].tolist() if isinstance(data, ClipDataset) else data.videos
+        if videos is None:
+            raise ValueError(f"the {split} arrays of {stream} need videos= (their manifest paths) to be fused")
+        probs, labels = video_scores(predict(model, data), data)
+        saved[split] = (videos, labels, probs)
+    return save_scores(cfg, stream, data.class_names, saved)

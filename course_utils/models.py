@@ -325,3 +325,78 @@ def mobilenet_lstm(input_shape, num_classes, alpha=0.35, weights=None, train_bac
     head_model = head_model or sequence_head(x.shape[1:], num_classes, head=head, units=units, dropout=dropout)
     outputs = head_model(x)
     return keras.Model(inputs, outputs, name=f"{backbone}_{head}")
+
+
+# --------------------------------------------------------------------------- TSN spatial stream (notebook 06)
+
+TRUNK_ENDS = {"resnet50": "conv4_block6_out", "mobilenet_v2": "block_13_expand_relu"}
+"""Where each backbone's frozen trunk ends and its last stage (the part fine-tuned) begins."""
+
+
+def split_backbone(backbone: keras.Model, name: str) -> tuple[keras.Model, keras.Model]:
+    """``(trunk, last_stage)`` of a :func:`build_backbone` model, sharing its layers and weights.
+
+    ``last_stage(trunk(x)) == backbone(x)``. With the trunk frozen (BatchNorm in inference mode)
+    its output for a frame never changes, so it can be computed once and cached, and only the last
+    stage and the classifier train: the cost of fine-tuning the last stage, not the whole network.
+    """
+    middle = backbone.get_layer(TRUNK_ENDS[name]).output
+    return (keras.Model(backbone.input, middle, name=f"{name}_trunk"),
+            keras.Model(middle, backbone.output, name=f"{name}_last_stage"))
+
+
+def set_trainable(stage: keras.Model, trainable: bool) -> None:
+    """Freeze (False) or unfreeze (True) ``stage``; its BatchNorm layers stay frozen either way, so
+    they run in inference mode with the statistics they were pretrained with (``fit`` would
+    otherwise switch them to training mode and update them from each small batch)."""
+    stage.trainable = trainable
+    for layer in stage.layers:
+        if isinstance(layer, layers.BatchNormalization):
+            layer.trainable = False
+
+
+def classifier_head(features: int, num_classes: int, dropout: float = 0.5) -> keras.Model:
+    """Class *logits* from a feature vector: dropout, then one dense layer."""
+    inputs = keras.Input((features,))
+    return keras.Model(inputs, layers.Dense(num_classes, name="logits")(layers.Dropout(dropout)(inputs)),
+                       name="classifier")
+
+
+def frame_classifier(stage: keras.Model, head: keras.Model) -> keras.Model:
+    """Class logits of one frame (or its trunk features): ``stage`` (a backbone or its last stage),
+    then ``head`` (:func:`classifier_head`)."""
+    inputs = keras.Input(stage.input_shape[1:])
+    return keras.Model(inputs, head(stage(inputs)), name="frame_classifier")
+
+
+def per_frame(image_model: keras.Model, input_shape: tuple[int, ...], backbone: str) -> keras.Model:
+    """Clips ``(T, S, S, 3)`` of 0-255 pixels -> ``image_model``'s output for every frame, ``(T, ...)``,
+    in a layer named ``frame_features`` (what ``training.clip_features`` caches)."""
+    inputs = keras.Input(input_shape)
+    x = inputs
+    for layer in PREPROCESS[backbone]():
+        x = layer(x)
+    x = image_model(FoldTime()(x))
+    return keras.Model(inputs, UnfoldTime(input_shape[0], name="frame_features")(x), name=f"{backbone}_per_frame")
+
+
+@register_model("tsn")
+def tsn(input_shape, num_classes, frame_model=None):
+    """Temporal segment network consensus: one score per frame (``frame_model``, e.g.
+    :func:`frame_classifier`), averaged over the ``input_shape[0]`` frames (segments), then softmax.
+
+    The same ``frame_model`` serves any number of frames: train on a few segments per video, test
+    on more.
+    """
+    if frame_model is None:
+        raise ValueError("tsn needs frame_model=, a model from one frame (or its features) to class logits")
+    inputs = keras.Input(input_shape)
+    x = FoldTime()(inputs)                                              # (B*T, ...): frames
+    x = UnfoldTime(input_shape[0])(frame_model(x))                      # (B, T, classes)
+    x = layers.GlobalAveragePooling1D(name="consensus")(x)              # the segments' average
+    return keras.Model(inputs, layers.Softmax(dtype="float32")(x), name="tsn")
+
+
+def count_trainable(model: keras.Model) -> int:
+    """The number of parameters ``fit`` would update."""
+    return int(sum(keras.ops.size(w) for w in model.trainable_weights))

@@ -190,3 +190,23 @@ def training_curves(histories: dict[str, dict[str, Sequence[float]]], metrics: S
     np.atleast_1d(axes)[-1].legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def weight_curves(curves: dict[str, tuple[dict[float, float], float]], reference: float | None = None,
+                  reference_label: str = "") -> plt.Figure:
+    """Validation accuracy of weighted fusions against the weight of the second stream,
+    ``{name: ({weight: accuracy}, chosen weight)}``, each chosen weight marked (and a
+    ``reference`` weight, e.g. a paper's)."""
+    fig, ax = plt.subplots(figsize=(5.6, 3.0))
+    for color, (name, (curve, chosen)) in zip(plt.rcParams["axes.prop_cycle"].by_key()["color"], curves.items()):
+        weights = sorted(curve)
+        ax.plot(weights, [curve[w] for w in weights], color=color, marker="o", markersize=3, label=name)
+        ax.axvline(chosen, color=color, linestyle="--", linewidth=1, label=f"chosen: w = {chosen:.2f}")
+    if reference is not None:
+        ax.axvline(reference, color="gray", linestyle=":", label=reference_label or f"w = {reference:.2f}")
+    ax.set_xlabel("w (0: spatial only, 1: temporal only)")
+    ax.set_ylabel("validation accuracy")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    return fig

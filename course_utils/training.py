@@ -62,6 +62,9 @@ def configure(cfg: Config, deterministic: bool = True) -> tf.distribute.Strategy
         The strategy to build and train models under (``with strategy.scope(): ...``).
     """
     seed_everything(cfg.seed, deterministic_ops=deterministic)
+    # a notebook builds several small models of the same kind: TensorFlow's notices that it
+    # traced a function again are expected there, and would only crowd a reader's cells
+    tf.get_logger().setLevel("ERROR")
     gpus = tf.config.list_physical_devices("GPU")
     keras.mixed_precision.set_global_policy("mixed_float16" if cfg.mixed_precision and gpus else "float32")
     return choose_strategy(gpus)

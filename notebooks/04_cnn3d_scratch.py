@@ -272,12 +272,14 @@ beside if probes else Markdown("Run notebook 01 first to see its probes here.")
 metrics = {name: s.metrics for name, s in scores.items()}
 metrics.update({f"ablation_{name}": {"test_accuracy": a["test accuracy"], "val_accuracy": a["val accuracy"]}
                 for name, a in ablation.items()})
+scores_file = evaluation.save_stream_scores(cfg, "c3d_v2", v2, {"val": data["val"], "test": data["test"]})
 results_path = runs.save_results(
     cfg, "04_cnn3d_scratch", metrics=metrics, timings_s=watch.total(),
     extra={"settings": settings, "v1_epochs": V1_EPOCHS, "v2_options": V2_OPTIONS, "ablation_epochs": ablation_epochs,
            "seconds_per_epoch": {name: round(f.seconds_per_epoch, 2) for name, f in fits.items()},
            **{f"{name}_evaluation": s.extra for name, s in scores.items()}})
-display(Markdown(f"Results written to `{results_path.name}`; this run took {watch.total()['total']:.0f} s."))
+display(Markdown(f"Results written to `{results_path.name}`, v2's per-video scores (for the fusion of notebook 08) to "
+                 f"`{scores_file.name}`; this run took {watch.total()['total']:.0f} s."))
 
 # %% [markdown]
 # ## Summary

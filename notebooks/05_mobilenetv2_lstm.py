@@ -145,11 +145,12 @@ with strategy.scope():
                                 train_backbone=False, head="bilstm")
 plain = {split: pipeline.make_dataset(table, split, cfg.clip_frames, cfg.image_size, cfg.batch_size, training=False)
          for split in ("train", "val", "test")}
-FEATURES = cfg.cache_dir / "features" / f"{Path(str(WEIGHTS)).stem}-{cfg.clip_frames}x{cfg.image_size}"
+FEATURES = cfg.cache_dir / "features" / cfg.dataset_root.name / f"{Path(str(WEIGHTS)).stem}-{cfg.clip_frames}x{cfg.image_size}"
 start = time.perf_counter()
 features = {split: training.clip_features(frozen, d, FEATURES / f"{split}.npy") for split, d in plain.items()}
 feature_seconds = time.perf_counter() - start
-arrays = {split: evaluation.Arrays(features[split], plain[split].labels, NAMES) for split in plain}
+arrays = {split: evaluation.Arrays(features[split], plain[split].labels, NAMES, plain[split].videos["path"].tolist())
+          for split in plain}
 display(Markdown(f"Features of {sum(len(f) for f in features.values())} clips, each `{features['train'].shape[1:]}` "
                  f"(frames x features), in {feature_seconds:.1f} s."))
 
@@ -249,6 +250,8 @@ pd.DataFrame({name: {"test accuracy": m["test_accuracy"], "macro F1": m.get("mac
 metrics = {"finetuned_bilstm": scores["fine-tuned"].metrics, "frozen_bilstm": scores["frozen (features)"].metrics,
            "scratch_bilstm": scores["scratch"].metrics,
            **{f"frozen_{head}": s.metrics for head, s in head_scores.items() if head != "bilstm"}}
+scores_file = evaluation.save_stream_scores(cfg, "mobilenet_bilstm", heads["bilstm"],
+                                           {"val": arrays["val"], "test": arrays["test"]})
 results_path = runs.save_results(
     cfg, "05_mobilenetv2_lstm", metrics=metrics, timings_s={**watch.total(), "features": round(feature_seconds, 1)},
     extra={"settings": settings, "alpha": alpha, "weights": str(WEIGHTS) if weights else "course-made",
@@ -256,7 +259,8 @@ results_path = runs.save_results(
            "seconds_per_epoch": {"finetuned": fit_finetuned.seconds_per_epoch, "scratch": fit_scratch.seconds_per_epoch},
            "head_seconds": head_seconds,
            "inference_ms_per_clip": scores["fine-tuned"].extra.get("inference_ms_per_clip")})
-display(Markdown(f"Results written to `{results_path.name}`; this run took {watch.total()['total']:.0f} s."))
+display(Markdown(f"Results written to `{results_path.name}`, the frozen BiLSTM's per-video scores (for notebook 08) "
+                 f"to `{scores_file.name}`; this run took {watch.total()['total']:.0f} s."))
 
 # %% [markdown]
 # ## Summary
@@ -288,25 +292,25 @@ lstm_gap = np.abs(heads["lstm"].predict(features["test"], verbose=0)
 print(f"exercise 1: correct: the average head changes by {average_gap:.1e}, the LSTM by {lstm_gap:.2f}")
 
 # %% [markdown]
-# **2. A wider head.** Train a BiLSTM head with 128 units (`units=128`) on the cached features for
-# `head_epochs` epochs and put its test accuracy in `wide_accuracy`.
+# **2. A narrower head.** Train a BiLSTM head with 32 units (`units=32`) on the cached features for
+# `head_epochs` epochs and put its test accuracy in `narrow_accuracy`.
 
 # %%
-wide_accuracy = None  # your code: models.build_model("sequence_head", ...), training.fit_arrays(...)
+narrow_accuracy = None  # your code: models.build_model("sequence_head", ...), training.fit_arrays(...)
 ### BEGIN SOLUTION
 # solution
 training.configure(cfg)
-wide = models.build_model("sequence_head", features["train"].shape[1:], len(NAMES), head="bilstm", units=128)
-training.fit_arrays(wide, (features["train"], arrays["train"].labels), (features["val"], arrays["val"].labels),
+narrow = models.build_model("sequence_head", features["train"].shape[1:], len(NAMES), head="bilstm", units=32)
+training.fit_arrays(narrow, (features["train"], arrays["train"].labels), (features["val"], arrays["val"].labels),
                     epochs=head_epochs, seed=cfg.seed)
-wide_accuracy = evaluation.evaluate(wide, arrays["test"], time_checks=False).metrics["test_accuracy"]
+narrow_accuracy = evaluation.evaluate(narrow, arrays["test"], time_checks=False).metrics["test_accuracy"]
 ### END SOLUTION
 
 # %%
-assert wide_accuracy is not None and 0 <= wide_accuracy <= 1
-assert wide.count_params() > heads["bilstm"].count_params(), "build the head with units=128"
-print(f"exercise 2: correct: 128 units {wide_accuracy:.3f} vs 64 units "
-      f"{head_scores['bilstm'].metrics['test_accuracy']:.3f} ({wide.count_params():,} vs "
+assert narrow_accuracy is not None and 0 <= narrow_accuracy <= 1
+assert narrow.count_params() < heads["bilstm"].count_params(), "build the head with units=32"
+print(f"exercise 2: correct: 32 units {narrow_accuracy:.3f} vs 64 units "
+      f"{head_scores['bilstm'].metrics['test_accuracy']:.3f} ({narrow.count_params():,} vs "
       f"{heads['bilstm'].count_params():,} parameters)")
 
 # %% [markdown]

@@ -16,12 +16,12 @@ PACKAGE = REPO_ROOT / "course_utils"
 RANKS = {
     "paths": 0, "jobs": 0,
     "config": 1,
-    "runs": 2, "video": 2, "transfer": 2, "plots": 2, "actions": 2,
+    "runs": 2, "fusion": 2, "video": 2, "transfer": 2, "plots": 2, "actions": 2,
     "datasets": 3, "flow": 3, "rendering": 3,
     "synthetic": 4, "public_datasets": 4,
     "catalog": 5, "cache": 5, "features": 5,
     "pipeline": 6, "models": 6,
-    "training": 7, "evaluation": 7,
+    "training": 7, "evaluation": 7, "temporal": 7, "streams": 8,
     "export": 8, "streaming": 8, "grading": 8, "pretraining": 8,
     "__main__": 9,
 }

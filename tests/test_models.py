@@ -16,6 +16,17 @@ SMALL = {"c3d_v1": dict(filters=(4, 8), dense=16), "c3d_v2": dict(filters=(4, 8)
 FEATURE_SHAPE = (8, 6)  # sequence_head: frames x features
 
 
+def tiny_frame_model(classes: int = 5) -> "models.keras.Model":
+    """A per-frame model for ``tsn``: a strided convolution, global pooling, a classifier head."""
+    keras = models.keras
+    inputs = keras.Input(SHAPE[1:])
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3, strides=2)(inputs))
+    return models.frame_classifier(keras.Model(inputs, x), models.classifier_head(4, classes))
+
+
+SMALL["tsn"] = dict(frame_model=tiny_frame_model())
+
+
 @pytest.fixture(scope="module")
 def clips() -> np.ndarray:
     return np.random.default_rng(0).uniform(0, 255, (2, *SHAPE)).astype(np.float32)
@@ -159,3 +170,31 @@ def test_caffe_preprocessing_swaps_to_bgr_and_removes_the_imagenet_mean():
     rgb = np.array([[[[10.0, 20.0, 30.0]]]], np.float32)
     np.testing.assert_allclose(models.CaffePreprocess()(rgb).numpy()[0, 0, 0],
                                [30 - 103.939, 20 - 116.779, 10 - 123.68], rtol=1e-5)
+
+
+def test_tsn_averages_frame_scores_whatever_their_number_or_order(clips):
+    clips = clips / 255.0
+    frame_model = tiny_frame_model()
+    model = models.build_model("tsn", SHAPE, 5, frame_model=frame_model)
+    logits = frame_model.predict(clips.reshape(-1, *SHAPE[1:]), verbose=0).reshape(2, SHAPE[0], 5)
+    expected = np.exp(logits.mean(axis=1)) / np.exp(logits.mean(axis=1)).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(model.predict(clips, verbose=0), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.predict(clips[:, ::-1], verbose=0), expected, rtol=1e-5, atol=1e-6)
+    fewer = models.build_model("tsn", (2, *SHAPE[1:]), 5, frame_model=frame_model)  # the same weights
+    assert fewer.predict(clips[:, :2], verbose=0).shape == (2, 5)
+    with pytest.raises(ValueError, match="frame_model"):
+        models.build_model("tsn", SHAPE, 5)
+
+
+def test_a_split_backbone_is_the_backbone_and_fine_tuning_keeps_batchnorm_frozen():
+    backbone = models.build_backbone("mobilenet_v2", 32, None)
+    trunk, stage = models.split_backbone(backbone, "mobilenet_v2")
+    x = np.random.default_rng(1).uniform(-1, 1, (2, 32, 32, 3)).astype(np.float32)
+    np.testing.assert_allclose(stage.predict(trunk.predict(x, verbose=0), verbose=0), backbone.predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-5)
+    models.set_trainable(stage, False)
+    assert models.count_trainable(stage) == 0
+    models.set_trainable(stage, True)
+    norms = [layer for layer in stage.layers if isinstance(layer, models.layers.BatchNormalization)]
+    assert norms and not any(layer.trainable for layer in norms)
+    assert 0 < models.count_trainable(stage) < stage.count_params()
