@@ -118,7 +118,11 @@ def weighted_average(first: np.ndarray, second: np.ndarray, weight: float) -> np
     return (1.0 - weight) * np.asarray(first) + weight * np.asarray(second)
 
 
-def choose_weight(first: SplitScores, second: SplitScores, grid: Sequence[float] = tuple(np.linspace(0, 1, 21))
+WEIGHT_GRID = tuple(round(float(w), 2) for w in np.linspace(0, 1, 21))
+"""The weights :func:`choose_weight` tries: 0, 0.05, ..., 1."""
+
+
+def choose_weight(first: SplitScores, second: SplitScores, grid: Sequence[float] = WEIGHT_GRID
                   ) -> tuple[float, dict[float, float]]:
     """The weight of ``second`` with the best accuracy on these (validation) scores.
 

@@ -130,6 +130,42 @@ def test_the_transfer_notebook_compares_what_it_says(ci_run):
 
 
 @pytest.mark.notebooks
+def test_the_spatial_stream_knows_the_scene_and_not_the_motion(ci_run):
+    """Notebook 06: a single frame cannot separate the motion-only pairs; the scene helps it."""
+    metrics = runs.load_results(ci_run[1] / "results" / "06_resnet50_spatial.json")["metrics"]
+    spatial = metrics["spatial"]
+    assert spatial["test_accuracy"] > 3 / 14
+    for pair in ("sit_down_vs_stand_up", "wave_one_hand_vs_raise_hand"):
+        assert spatial[f"{pair}_accuracy"] <= 0.65
+    by_scene = metrics["spatial_by_scene"]
+    assert by_scene["typical_scene_accuracy"] > by_scene["other_scene_accuracy"] + 0.3
+    assert list((ci_run[1] / "scores").glob("*/spatial.npz"))
+
+
+@pytest.mark.notebooks
+def test_the_temporal_stream_separates_what_a_frame_cannot(ci_run):
+    """Notebooks 06-08: flow beats single frames on the motion-only pairs by 20 points or more;
+    the fusion weight is chosen on validation and the best fusion beats the better stream; without
+    context the spatial stream falls and the weight moves towards flow."""
+    results = ci_run[1] / "results"
+    spatial = runs.load_results(results / "06_resnet50_spatial.json")["metrics"]["spatial"]
+    temporal = runs.load_results(results / "07_temporal_stream.json")["metrics"]["flow_cnn"]
+    for pair in ("sit_down_vs_stand_up", "wave_one_hand_vs_raise_hand"):
+        assert temporal[f"{pair}_accuracy"] >= 0.85
+        assert temporal[f"{pair}_accuracy"] >= spatial[f"{pair}_accuracy"] + 0.2
+    fusion = runs.load_results(results / "08_two_stream_fusion.json")
+    metrics = fusion["metrics"]
+    best_stream = max(metrics["spatial"]["test_accuracy"], metrics["temporal"]["test_accuracy"])
+    assert metrics[fusion["extra"]["best_fusion"]]["test_accuracy"] >= best_stream + 0.01
+    assert 0.0 <= metrics["fusion_weighted"]["weight"] <= 1.0
+    assert fusion["extra"]["validation_curve"][str(metrics["fusion_weighted"]["weight"])] == max(
+        fusion["extra"]["validation_curve"].values())
+    no_context = metrics["no_context"]
+    assert no_context["spatial_accuracy"] < metrics["spatial"]["test_accuracy"] - 0.1
+    assert no_context["weight"] >= metrics["fusion_weighted"]["weight"]
+
+
+@pytest.mark.notebooks
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_executed_notebooks_show_no_library_log_lines_or_machine_paths(ci_run, name):
     """Native TensorFlow logs and AutoGraph notices belong in the runner's log, not in a reader's
