@@ -181,9 +181,10 @@ def training_curves(histories: dict[str, dict[str, Sequence[float]]], metrics: S
     for ax, metric in zip(np.atleast_1d(axes), metrics):
         for color, (name, history) in zip(plt.rcParams["axes.prop_cycle"].by_key()["color"], histories.items()):
             epochs = np.arange(1, len(history[metric]) + 1)
-            ax.plot(epochs, history[metric], color=color, label=f"{name} train")
+            ax.plot(epochs, history[metric], color=color, marker="o", markersize=3, label=f"{name} train")
             if f"val_{metric}" in history:
-                ax.plot(epochs, history[f"val_{metric}"], color=color, linestyle="--", label=f"{name} val")
+                ax.plot(epochs, history[f"val_{metric}"], color=color, marker="o", markersize=3, linestyle="--",
+                        label=f"{name} val")
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)

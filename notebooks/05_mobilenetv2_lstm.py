@@ -40,12 +40,13 @@ dataset = "synthetic"
 data_dir = None
 artifacts_dir = None
 seed = 42
-epochs = None  # None: the profile's (config.VIDEO_MODEL_SETTINGS); this notebook trains end to end for a tenth of it
+epochs = None  # None: the profile's (config.VIDEO_MODEL_SETTINGS)
 image_size = None
 batch_size = None
 alpha = 0.35  # MobileNetV2's width multiplier (ImageNet weights exist for 0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
 weights = None  # None: the course-made pretrained weights; "imagenet" (Colab, GPU); or a .weights.h5 path
 head_epochs = 30  # epochs of each head on the cached features
+end_to_end_epochs = None  # fine-tuning and scratch; None: a twentieth of `epochs` (1 in ci, 2 in laptop)
 workers = 2
 
 # %%
@@ -193,7 +194,7 @@ display(Markdown(f"Training each head took {', '.join(f'{h} {s:.1f} s' for h, s 
 # end-to-end epochs at the usual learning rate.
 
 # %%
-END_TO_END = max(1, cfg.epochs // 10)
+END_TO_END = end_to_end_epochs or max(1, cfg.epochs // 20)
 with strategy.scope():
     finetuned = models.build_model("mobilenet_lstm", CLIP, len(NAMES), alpha=alpha, weights=str(WEIGHTS),
                                    train_backbone=True, head_model=heads["bilstm"])
@@ -229,7 +230,7 @@ display(Markdown(
 # %% [markdown]
 # *What you should see:* the curves of both runs and the three starting points side by side, each
 # with its interval (`low`, `high`). In `ci` the end-to-end runs are short; the `laptop` profile
-# (96 px, more people, 4 end-to-end epochs) lets each of them train longer.
+# (96 px, more people, 2 end-to-end epochs; raise `end_to_end_epochs` for more) lets each of them train longer.
 #
 # ## 5. Beside notebook 04 and the probes
 

@@ -49,7 +49,7 @@ weights = None  # None: the course-made pretrained weights; "imagenet" (Colab, G
 train_segments = 4  # frames (segments) per training video
 test_frames = 8  # frames averaged per video at test
 warmup_epochs = 30
-finetune_epochs = 4
+finetune_epochs = 2
 workers = 2
 
 # %%

@@ -237,6 +237,19 @@ if context is not None:
 # away, and the chosen weight moving towards the temporal stream. On HMDB51 and UCF101 the same
 # happens: scene and object cues carry much of the spatial stream's accuracy.
 #
+# ## 6. What the literature measured
+#
+# The numbers a learner compares with when running the `full` profile on HMDB51 (51 classes, mean
+# over its three official splits) with ImageNet-initialised streams:
+#
+# | | spatial | temporal | average fusion | SVM fusion |
+# |---|---:|---:|---:|---:|
+# | two-stream (Simonyan and Zisserman 2014) | 40.5 | 54.6 | 58.0 | 59.4 |
+#
+# TSN with a ResNet-50 initialised from ImageNet reaches about 49-69 % on HMDB51, depending on the
+# setup (modalities, segments, pretraining). On real video, too, the temporal stream is the stronger
+# one, and fusion adds a few points because the two streams fail differently.
+#
 # ## Results
 
 # %%
