@@ -307,21 +307,14 @@ def mobilenet_lstm(input_shape, num_classes, alpha=0.35, weights=None, train_bac
     learns the statistics of these frames.
     ``head_model``: an already trained head to reuse (from the features path).
     """
-    frames, size = input_shape[0], input_shape[1]
     options = {"alpha": alpha} if backbone == "mobilenet_v2" else {}
-    image_model = build_backbone(backbone, size, weights, **options)
-    image_model.trainable = train_backbone
+    image_model = build_backbone(backbone, input_shape[1], weights, **options)
     if weights is not None:
-        for layer in image_model.layers:
-            if isinstance(layer, layers.BatchNormalization):
-                layer.trainable = False
+        set_trainable(image_model, train_backbone)
+    else:
+        image_model.trainable = train_backbone
     inputs = keras.Input(input_shape)
-    x = inputs
-    for layer in PREPROCESS[backbone]():
-        x = layer(x)
-    x = FoldTime()(x)                                                   # (B*T, S, S, 3): frames
-    x = image_model(x)
-    x = UnfoldTime(frames, name="frame_features")(x)                    # (B, T, features)
+    x = frame_features(inputs, image_model, backbone)                   # (B, T, features)
     head_model = head_model or sequence_head(x.shape[1:], num_classes, head=head, units=units, dropout=dropout)
     outputs = head_model(x)
     return keras.Model(inputs, outputs, name=f"{backbone}_{head}")
@@ -369,15 +362,21 @@ def frame_classifier(stage: keras.Model, head: keras.Model) -> keras.Model:
     return keras.Model(inputs, head(stage(inputs)), name="frame_classifier")
 
 
-def per_frame(image_model: keras.Model, input_shape: tuple[int, ...], backbone: str) -> keras.Model:
-    """Clips ``(T, S, S, 3)`` of 0-255 pixels -> ``image_model``'s output for every frame, ``(T, ...)``,
-    in a layer named ``frame_features`` (what ``training.clip_features`` caches)."""
-    inputs = keras.Input(input_shape)
-    x = inputs
+def frame_features(clips, image_model: keras.Model, backbone: str):
+    """``image_model`` on every frame of ``clips`` ``(B, T, S, S, 3)`` of 0-255 pixels: the backbone's
+    preprocessing, time folded into the batch, the model, time unfolded, in a layer named
+    ``frame_features`` (what ``training.clip_features`` caches). Returns ``(B, T, ...)``."""
+    x = clips
     for layer in PREPROCESS[backbone]():
         x = layer(x)
-    x = image_model(FoldTime()(x))
-    return keras.Model(inputs, UnfoldTime(input_shape[0], name="frame_features")(x), name=f"{backbone}_per_frame")
+    x = image_model(FoldTime()(x))                                      # (B*T, S, S, 3): frames
+    return UnfoldTime(clips.shape[1], name="frame_features")(x)
+
+
+def per_frame(image_model: keras.Model, input_shape: tuple[int, ...], backbone: str) -> keras.Model:
+    """The model of :func:`frame_features`: clips ``input_shape = (T, S, S, 3)`` -> ``(T, ...)``."""
+    inputs = keras.Input(input_shape)
+    return keras.Model(inputs, frame_features(inputs, image_model, backbone), name=f"{backbone}_per_frame")
 
 
 @register_model("tsn")

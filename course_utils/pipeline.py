@@ -421,18 +421,32 @@ def make_dataset(table: pd.DataFrame, split: str | Sequence[str], clip_frames: i
     weights = class_weights(table.loc[table["split"] == "train", "label_index"], len(names)) if weighted else None
     flippable = np.array([name not in augment.no_flip for name in names])
     if in_memory is None:
-        in_memory = sum(Path(p).stat().st_size for p in part["cache_path"]) < IN_MEMORY_LIMIT
+        in_memory = fits_in_memory(part["cache_path"])
+    views = 1 if training else clips_per_video
     source = ClipSource(part, clip_frames, image_size, training, seed, augment, sampling or "segments",
-                        1 if training else clips_per_video, balanced, weights, flippable, in_memory)
+                        views, balanced, weights, flippable, in_memory)
+    return batched(source, part, names, batch_size, training, views, weighted)
+
+
+def fits_in_memory(paths: Sequence[str | Path]) -> bool:
+    """Whether the cache files ``paths`` take fewer bytes than :data:`IN_MEMORY_LIMIT`."""
+    return sum(Path(p).stat().st_size for p in paths) < IN_MEMORY_LIMIT
+
+
+def batched(source: Any, part: pd.DataFrame, names: list[str], batch_size: int, training: bool, views: int = 1,
+            weighted: bool = False) -> ClipDataset:
+    """The ``tf.data`` flow over a generator ``source`` (a :class:`ClipSource` or alike, with a
+    ``signature()``) of the videos ``part``, ``views`` elements per video in evaluation:
+    ``from_generator`` -> cache (evaluation: the same elements every pass) -> batch -> a parallel
+    :func:`to_inputs` -> the known number of batches -> prefetch."""
     dataset = tf.data.Dataset.from_generator(source, output_signature=source.signature())
     if not training:
         dataset = dataset.cache()  # the same clips every pass: cut them once
     dataset = dataset.batch(batch_size, drop_remainder=training)
     dataset = dataset.map(lambda b: to_inputs(b, weighted), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    views = 1 if training else clips_per_video
     batches = len(part) // batch_size if training else math.ceil(len(part) * views / batch_size)
     if batches == 0:
-        raise ValueError(f"split {splits} has {len(part)} clips, fewer than one batch of {batch_size}")
+        raise ValueError(f"split {sorted(set(part['split']))} has {len(part)} videos, fewer than one batch of {batch_size}")
     # a generator's length is unknown to tf.data: say it, so Keras knows the steps of an epoch
     dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches)).prefetch(tf.data.AUTOTUNE)
     elements = pd.DataFrame({"video": np.repeat(np.arange(len(part)), views),

@@ -37,7 +37,6 @@ replicated to the ``2L`` channels (:func:`cross_modality_kernel`).
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -293,21 +292,10 @@ def make_flow_dataset(table: pd.DataFrame, split: str, segments: int, length: in
     names = list(table.attrs["class_names"])
     augment = (augment or FLOW_AUGMENT) if training else pipeline.NO_AUGMENT
     if in_memory is None:
-        in_memory = sum(Path(p).stat().st_size for p in part["flow_path"]) < pipeline.IN_MEMORY_LIMIT
+        in_memory = pipeline.fits_in_memory(part["flow_path"])
     source = FlowStackSource(part, segments, length, image_size, training, seed, augment, flip, layout,
                              np.array([name not in augment.no_flip for name in names]), in_memory)
-    dataset = tf.data.Dataset.from_generator(source, output_signature=source.signature())
-    if not training:
-        dataset = dataset.cache()  # the same stacks every pass: cut them once
-    dataset = dataset.batch(batch_size, drop_remainder=training)
-    dataset = dataset.map(lambda b: pipeline.to_inputs(b, weighted=False), num_parallel_calls=tf.data.AUTOTUNE,
-                          deterministic=True)
-    batches = len(part) // batch_size if training else math.ceil(len(part) / batch_size)
-    if batches == 0:
-        raise ValueError(f"split {split!r} has {len(part)} videos, fewer than one batch of {batch_size}")
-    dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches)).prefetch(tf.data.AUTOTUNE)
-    elements = pd.DataFrame({"video": np.arange(len(part)), "view": 0, "label_index": part["label_index"].to_numpy()})
-    return pipeline.ClipDataset(dataset, elements, part, names, batch_size, training, source)
+    return pipeline.batched(source, part, names, batch_size, training)
 
 
 def flow_datasets_for(cfg: Config, table: pd.DataFrame, segments: int = SEGMENTS, length: int = STACK_LENGTH,

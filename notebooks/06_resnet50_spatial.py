@@ -118,7 +118,7 @@ else:
 # **averages** the scores (the segmental consensus), so one video gives one prediction.
 
 # %%
-backbone = models.build_backbone("resnet50", SIZE, str(WEIGHTS) if WEIGHTS != "imagenet" else WEIGHTS)
+backbone = models.build_backbone("resnet50", SIZE, str(WEIGHTS))
 trunk, last_stage = models.split_backbone(backbone, "resnet50")
 cached = streams.trunk_maps(cfg, table, trunk, "resnet50", Path(str(WEIGHTS)).name,
                             {"train": train_segments, "val": test_frames, "test": test_frames})

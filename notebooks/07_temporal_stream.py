@@ -73,8 +73,8 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from course_utils import (catalog, config, datasets, evaluation, flow, fusion, models, plots, pretraining, runs,
-                          temporal, training)
+from course_utils import (catalog, config, datasets, evaluation, flow, models, plots, pretraining, runs, temporal,
+                          training)
 
 FLOW_SIZE = flow_size or temporal.default_flow_size(profile)
 settings = config.video_model_settings(profile, epochs=epochs, batch_size=batch_size,
@@ -318,13 +318,9 @@ display(Markdown(
 # video-level probabilities of the validation and test videos, keyed by their manifest paths.
 
 # %%
-val_scores = evaluation.evaluate(model, data["val"], time_checks=False, timing=False)
-splits = {"val": (data["val"], val_scores), "test": (data["test"], scores)}
-for name, (d, s) in splits.items():
-    assert np.array_equal(s.labels, d.videos["label_index"].to_numpy()), f"{name}: scores out of the videos' order"
-scores_file = fusion.save_scores(cfg, "temporal", NAMES, {name: (d.videos["path"].tolist(), s.labels, s.probs)
-                                                          for name, (d, s) in splits.items()})
-display(Markdown(f"Saved `{scores_file.name}`: {len(val_scores.labels)} validation and {len(scores.labels)} test videos."))
+scores_file = evaluation.save_stream_scores(cfg, "temporal", model, {"val": data["val"], "test": data["test"]})
+display(Markdown(f"Saved `{scores_file.name}`: {len(data['val'].videos)} validation and {len(data['test'].videos)} "
+                 "test videos."))
 
 # %% [markdown]
 # ## Results

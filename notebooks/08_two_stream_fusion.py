@@ -195,11 +195,8 @@ if cfg.is_synthetic:
                                          str(weights), spatial_settings["train_segments"], spatial_settings["test_frames"],
                                          spatial_settings["warmup_epochs"], spatial_settings["finetune_epochs"])
     evaluation.save_stream_scores(unbiased, "spatial", model, {split: maps.arrays(split, NAMES) for split in fusion.SPLITS})
-    stacks = temporal_settings["flow_data"]
-    flow_cfg = config.resolve_config(profile, dataset, data_dir, artifacts_dir, seed, context_bias=0.0,
-                                     **config.video_model_settings(profile, image_size=stacks["image_size"]))
-    flow_table = temporal_stream.prepare_flow(flow_cfg, manifest, size=temporal_settings["flow_size"], workers=workers)
-    flow_data = temporal_stream.flow_datasets_for(flow_cfg, flow_table, segments=stacks["segments"], length=stacks["length"])
+    flow_table = temporal_stream.prepare_flow(unbiased, manifest, size=temporal_settings["flow_size"], workers=workers)
+    flow_data = temporal_stream.flow_datasets_for(unbiased, flow_table, **temporal_settings["flow_data"])
     flow_model = training.load_model(cfg.artifacts_dir / temporal_settings["model_file"])
     evaluation.save_stream_scores(unbiased, "temporal", flow_model, {split: flow_data[split] for split in fusion.SPLITS})
     spatial0, temporal0 = fusion.load_scores(unbiased, "spatial"), fusion.load_scores(unbiased, "temporal")
@@ -229,7 +226,8 @@ if context is not None:
         f"the action. The temporal stream, trained on the biased set and not retrained, drops by {temporal_drop * 100:.1f} "
         "points: " + ("flow carries little of the scene." if temporal_drop < 0.05 else
                       "it too had learnt something of the scenes (flow is not free of the background: texture, "
-                      "camera shake and noise move with it), so retraining it on the new set would recover part of that.")
+                      "camera shake and noise move with it); how much retraining it on this set would win back is not "
+                      "measured here (it costs about a minute).")
         + f" The validation split moves the temporal stream's weight from {weight:.2f} to {weight0:.2f}."))
 
 # %% [markdown]

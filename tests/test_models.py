@@ -8,7 +8,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from course_utils import models  # noqa: E402
+from course_utils import models, temporal  # noqa: E402,F401  (temporal registers the flow models)
 
 SHAPE = (8, 32, 32, 3)
 SMALL = {"c3d_v1": dict(filters=(4, 8), dense=16), "c3d_v2": dict(filters=(4, 8), temporal_strides=(1, 2)),
@@ -39,7 +39,8 @@ def test_every_registered_model_builds_a_softmax(name, clips):
     inputs = clips[..., 0, 0, :2].repeat(3, axis=-1) if name == "sequence_head" else clips
     probs = model.predict(inputs, verbose=0)
     assert probs.shape == (2, 5)
-    assert model.name == {"mobilenet_lstm": "mobilenet_v2_bilstm", "sequence_head": "head"}.get(name, name)
+    assert model.name == {"mobilenet_lstm": "mobilenet_v2_bilstm", "sequence_head": "head",
+                          "flow_backbone_tsn": "mobilenet_v2_flow_tsn"}.get(name, name)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
     kinds = {type(layer).__name__ for layer in model.layers}
     assert not kinds & {"MaxPooling3D", "TimeDistributed"}, kinds
