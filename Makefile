@@ -2,8 +2,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 PROFILE ?= ci
-# CPU TensorFlow, one OpenCV with contrib, the notebook runner and tests; EXTRAS=gpu,opencv,test for a CUDA GPU.
-EXTRAS ?= cpu,opencv,test
+# CPU TensorFlow, one OpenCV with contrib, the notebook runner, tests and deployment; EXTRAS=gpu,opencv,test,deploy for a CUDA GPU.
+EXTRAS ?= cpu,opencv,test,deploy
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 

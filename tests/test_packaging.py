@@ -50,7 +50,7 @@ def _makefile_extras() -> list[str]:
 def test_environment_yml_pins_equal_pyproject_and_the_makefile_extras():
     project = tomllib.loads((CHECKOUT / "pyproject.toml").read_text())["project"]
     extras = _makefile_extras()
-    assert extras == ["cpu", "opencv", "test"]
+    assert extras == ["cpu", "opencv", "test", "deploy"]
     declared = project["dependencies"] + [r for e in extras for r in project["optional-dependencies"][e]]
     pip_lines = [line.strip()[2:] for line in (CHECKOUT / "environment.yml").read_text().splitlines()
                  if line.strip().startswith("- ") and line.startswith(" " * 6)]
