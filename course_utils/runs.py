@@ -138,6 +138,55 @@ def load_results(path: str | Path) -> dict[str, Any]:
     return data
 
 
+CARD_SUFFIX = ".card.json"
+"""A model file's card sits beside it: ``model_int8.tflite`` -> ``model_int8.tflite.card.json``."""
+
+CARD_FIELDS = ("model", "format", "class_names", "input_shape", "input_dtype", "value_range")
+
+
+def card_path(model_path: str | Path) -> Path:
+    """Where the card of ``model_path`` (a file or a SavedModel folder) lives."""
+    path = Path(model_path)
+    return path.with_name(path.name.rstrip("/") + CARD_SUFFIX)
+
+
+def write_model_card(model_path: str | Path, model: str, format: str, class_names: list[str],
+                     input_shape: tuple[int, ...], input_dtype: str = "float32",
+                     value_range: tuple[float, float] = (0.0, 255.0), **extra: Any) -> Path:
+    """Write what a reader of ``model_path`` needs to feed it and name its outputs.
+
+    Args:
+        model_path: the exported file or folder.
+        model: the course model's name (``"c3d_v2"``); format: ``"keras"``, ``"fp32"``, ``"int8"``, ``"onnx"``...
+        class_names: the output order.
+        input_shape: one sample's shape without the batch axis, e.g. ``(16, 48, 48, 3)``.
+        input_dtype, value_range: what the input holds (uint8 or float32 pixels in 0..255 for the clip models).
+        extra: anything else worth keeping (quantisation parameters, the stack layout of a flow model).
+
+    Returns:
+        The card's path.
+    """
+    card = {"model": model, "format": format, "class_names": list(class_names),
+            "input_shape": [int(d) for d in input_shape], "input_dtype": input_dtype,
+            "value_range": [float(v) for v in value_range], **_plain(extra)}
+    path = card_path(model_path)
+    atomic_write_text(path, json.dumps(card, indent=2) + "\n")
+    return path
+
+
+def read_model_card(model_path: str | Path) -> dict[str, Any]:
+    """The card of ``model_path``; a ``ValueError`` naming the file when it is missing or incomplete."""
+    path = card_path(model_path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no model card beside {Path(model_path).name} (written by export.* or "
+                         "runs.write_model_card); it says which classes and which input the model has")
+    card = json.loads(path.read_text())
+    missing = [f for f in CARD_FIELDS if f not in card]
+    if missing:
+        raise ValueError(f"{path}: the model card lacks {missing}")
+    return card
+
+
 def _plain(value: Any) -> Any:
     """Convert NumPy scalars and containers to JSON types."""
     if isinstance(value, Mapping):
