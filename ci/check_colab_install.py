@@ -1,6 +1,7 @@
 """Would the notebooks' Colab setup cell break Colab's TensorFlow, Keras, NumPy or OpenCV?
 
-The setup cell installs the bare course package (no extras) into a runtime that already has
+The setup cell installs the bare course package (no extras; notebooks 09 on add the ``deploy`` extra:
+LiteRT, tf2onnx, ONNX Runtime) into a runtime that already has
 ``tensorflow`` (CUDA build), ``keras``, ``numpy`` and OpenCV (see ``ci/colab_constraints.txt``).
 Every tensorflow* distribution writes ``tensorflow/`` and every OpenCV variant writes ``cv2/``, so
 the install must leave all of them alone: no other version, and no other distribution of those
@@ -40,6 +41,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 CONSTRAINTS = REPO_ROOT / "ci" / "colab_constraints.txt"
 PYPROJECT = REPO_ROOT / "pyproject.toml"
 PIP_TIMEOUT_S = 300
+SETUP_CELL_EXTRAS = ("deploy",)
+"""The extras a notebook's Colab setup cell may install (the deploy notebooks 09 on): checked like the core."""
 
 
 def is_protected(name: str) -> bool:
@@ -221,21 +224,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     colab = read_constraints(args.constraints)
     pyproject = Path(args.target) / "pyproject.toml"
     pyproject = pyproject if pyproject.is_file() else PYPROJECT
-    problems = python_problems(pyproject, colab) + requirement_problems(declared_requirements(pyproject), colab)
-    print(f"offline check of the declared requirements (Colab: Python {colab.python}): "
-          f"{'FAILED' if problems else 'ok'}")
+    problems = python_problems(pyproject, colab) + requirement_problems(
+        declared_requirements(pyproject, extras=SETUP_CELL_EXTRAS), colab)
+    print(f"offline check of the declared requirements and the extras {list(SETUP_CELL_EXTRAS)} "
+          f"(Colab: Python {colab.python}): {'FAILED' if problems else 'ok'}")
     if not args.offline:
-        try:
-            installs = resolve_with_pip(args.target, args.constraints, colab)
-        except PipUnavailable as error:
-            print(f"resolution not checked: {error}", file=sys.stderr)
-            return 2
-        except RuntimeError as error:
-            problems.append(str(error))
-        else:
-            problems += resolution_problems(installs, colab)
+        for target in [args.target, *(f"{args.target}[{extra}]" for extra in SETUP_CELL_EXTRAS)]:
+            try:
+                installs = resolve_with_pip(target, args.constraints, colab)
+            except PipUnavailable as error:
+                print(f"resolution not checked: {error}", file=sys.stderr)
+                return 2
+            except RuntimeError as error:
+                problems.append(str(error))
+                continue
+            found = resolution_problems(installs, colab)
+            problems += found
             new, kept = split_installs(installs, colab)
-            print(f"pip resolution for Colab: {'FAILED' if problems else 'ok'}")
+            print(f"pip resolution of {Path(target).name} for Colab: {'FAILED' if found else 'ok'}")
             print("  newly installed:  " + ", ".join(new))
             print("  already on Colab, kept: " + ", ".join(kept))
     for problem in problems:

@@ -15,6 +15,7 @@ traceback, and outputs are checked for writability before any work starts.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
@@ -200,6 +201,130 @@ def _grade(args: argparse.Namespace) -> int:
     return EXIT_OK if all(grading.ran(r) for r in reports) else EXIT_SOME_FAILED
 
 
+# --------------------------------------------------------------------------- recognize and serve
+
+TIMELINE_SUFFIX = ".timeline.json"
+"""``recognize --out X.mp4`` writes ``X.mp4.timeline.json`` beside the video: the timeline, and the
+video's checksum, by which a later run knows the video is its own and may replace it."""
+
+
+def _class_list(text: str | None) -> list[str] | None:
+    """``--classes``: names separated by commas, a text file of one name a line, or a course manifest."""
+    if text is None:
+        return None
+    path = _absolute(text)
+    if path.is_file():
+        if _is_course_manifest(path):
+            return datasets.class_names(datasets.load_manifest(path))
+        names = [line.strip() for line in path.read_text(encoding="utf-8", errors="replace").splitlines()]
+    else:
+        names = [name.strip() for name in text.split(",")]
+    names = [name for name in names if name]
+    if not names:
+        raise CommandError(f"--classes {text!r}: no class names in it")
+    return names
+
+
+def _load_recognizer(args: argparse.Namespace):
+    from . import streaming
+
+    model = _absolute(args.model)
+    try:
+        return streaming.ActionRecognizer.load(
+            model, _class_list(args.classes), num_threads=args.threads,
+            flow_model=_absolute(args.flow_model) if args.flow_model else None, stride=args.stride,
+            frame_step=args.frame_step, smoothing=args.smoothing, alpha=args.alpha, hysteresis=args.hysteresis)
+    except ValueError as error:  # a value the recognizer rejects (argparse checked the types)
+        raise CommandError(f"{model}: {error}") from None
+
+
+def _check_annotated_out(out: Path, source: Path) -> Path:
+    """The timeline file of ``out``; refuse an ``out`` that ``recognize`` did not write."""
+    jobs.check_writable(out, folder=False)
+    record = out.with_name(out.name + TIMELINE_SUFFIX)
+    if out.resolve() == source.resolve():
+        raise CommandError(f"{out}: is the input video; choose another --out")
+    if out.exists():
+        try:
+            sha = json.loads(record.read_text())["video"]["sha256"]
+        except (OSError, ValueError, KeyError, TypeError):
+            sha = None
+        if sha != jobs.sha256_file(out):
+            raise CommandError(f"{out}: exists and was not written by recognize (no {record.name} beside it that "
+                               "matches it); it was left alone. Choose another --out, or delete that file first.")
+    return record
+
+
+def _recognize(args: argparse.Namespace) -> int:
+    from . import serving, streaming, video
+
+    source = _absolute(args.video)
+    out = _absolute(args.out) if args.out else None
+    record = _check_annotated_out(out, source) if out else None
+    recognizer = _load_recognizer(args)
+    try:
+        result = serving.recognize(recognizer, source, out=out, threads=args.decode_threads)
+    except video.VideoError as error:
+        raise CommandError(f"{error.path}: {error.problem}") from None
+    stats = result.stats
+    print(f"{source}: {result.frames} frames at {result.fps:.2f} fps, {len(result.results)} window(s) of "
+          f"{recognizer.window} frames (every {recognizer.frame_step}, stride {recognizer.stride}), "
+          f"{recognizer.smoother.kind} smoothing, model {Path(args.model).name}")
+    if result.padded:
+        print(f"  shorter than one window ({recognizer.span} frames): scored once with its last frame repeated")
+    print(streaming.timeline_table(result.segments)[["start_s", "end_s", "label", "confidence"]].to_string(index=False))
+    cost = stats.summary()
+    print(f"{cost['frames_per_s']:.0f} frames/s ({cost['realtime_factor']:.1f}x real time), "
+          f"{cost['model_ms_per_window']:.2f} ms per window, latency {cost['latency_ms_median']:.2f} ms (median)")
+    if out:
+        serving.write_timeline_json(result, record, Path(args.model).name, out)
+        print(f"annotated video -> {out} (timeline: {record.name})")
+    return EXIT_OK
+
+
+def _check_listenable(host: str, port: int) -> None:
+    """Refuse, before loading anything, an address the server could not listen on."""
+    import socket
+
+    try:
+        with socket.create_server((host, port), reuse_port=False) as probe:
+            probe.close()
+    except OSError as error:
+        problem = os.strerror(error.errno) if error.errno else str(error)
+        raise CommandError(f"{host}:{port}: cannot listen there ({problem}); choose another "
+                           "--port or --host") from None
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from . import serving, streaming
+
+    uvicorn = streaming.require("uvicorn", "the REST service")
+    _check_listenable(args.host, args.port)
+    recognizer = _load_recognizer(args)
+    app = serving.create_app(recognizer, max_bytes=int(args.max_mb * 1024 * 1024), model_name=Path(args.model).name)
+    print(f"serving {Path(args.model).name} on http://{args.host}:{args.port} (docs: /docs, health: /health); "
+          "Ctrl-C stops it", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return EXIT_OK
+
+
+def _recognizer_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--model", required=True, help="a .tflite, .onnx, .keras file or a SavedModel folder (its model "
+                                                    "card beside it gives the classes)")
+    sub.add_argument("--classes", help="class names of a model without a card: comma-separated, a file of one name "
+                                       "a line, or the dataset's manifest.csv")
+    sub.add_argument("--flow-model", help="a temporal-stream model (07's flow_cnn) fused with --model, on flow "
+                                          "computed online")
+    sub.add_argument("--stride", type=_positive, default=8, help="frames between windows (default 8)")
+    sub.add_argument("--frame-step", type=_positive, default=1,
+                     help="take every N-th frame into a window (default 1)")
+    sub.add_argument("--smoothing", default="ema", choices=["ema", "average", "none"])
+    sub.add_argument("--alpha", type=float, default=0.3, help="EMA weight of the newest window (default 0.3)")
+    sub.add_argument("--hysteresis", type=float, default=0.1,
+                     help="margin another class must lead by to change the label (default 0.1)")
+    sub.add_argument("--threads", type=_positive, default=1, help="model threads (default 1)")
+
+
 # --------------------------------------------------------------------------- parser and main
 
 
@@ -266,6 +391,21 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--reference", default=None, help="artifacts folder of a run whose results/*.json metrics "
                                                          "the graded run must reproduce")
     grade.add_argument("--timeout", type=_positive, default=600, help="seconds allowed per cell (default 600)")
+
+    recognize = command("recognize", _recognize, lambda args: "interrupted: no annotated video was written",
+                        help="the action timeline of a video (sliding windows, smoothed), optionally annotated")
+    recognize.add_argument("video")
+    recognize.add_argument("--out", help="write the live view (label and confidence on every frame) to this .mp4 "
+                                         "or .avi, with its timeline JSON beside it")
+    recognize.add_argument("--decode-threads", type=_positive, default=None,
+                           help="video decoder threads (default: OpenCV's)")
+    _recognizer_options(recognize)
+
+    serve = command("serve", _serve, lambda args: "stopped", help="a REST service: upload a video, get its timeline")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--max-mb", type=float, default=50.0, help="largest upload in MiB (default 50)")
+    _recognizer_options(serve)
 
     for sub in (generate, manifest, flow, download):
         sub.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -3,6 +3,7 @@ atomically, found again by its manifest path and checksum (:func:`cache_file`).
 
 * frames: :func:`cache_clips` keeps one ``(T, H, W, 3)`` uint8 RGB ``.npy`` per video under
   ``<cache_dir>/clips-<sampling>-<T>-<H>x<W>-<fit>/``; :func:`load_cached` reads one back;
+  :func:`cache_side` is their side for a model input (a little larger: room for crops);
 * flow: :func:`extract_flow_cache` keeps one uint8 ``(T-1, H, W, 2)`` ``.npy`` per video
   (see ``flow.quantize``), computed while decoding, so a long video never sits in memory;
   :func:`load_flow` reads one back.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import errno
 import json
+import math
 import os
 import shutil
 import time
@@ -85,6 +87,22 @@ def _load_npy(path: Path, what: str, how: str, mmap: bool = False) -> np.ndarray
 
 
 # --------------------------------------------------------------------------- frame cache
+
+CACHE_SIZE_FACTOR = 9 / 8
+"""Side of the cached frames, as a multiple of the model's input size (room for crops)."""
+
+
+def cache_side(image_size: int) -> int:
+    """The side of the cached frames for a model input of ``image_size`` px.
+
+    Args:
+        image_size: side of the (square) frames the model sees.
+
+    Returns:
+        ``image_size * CACHE_SIZE_FACTOR`` rounded up to an even number of pixels: training crops
+        its input out of frames this large, evaluation (and ``streaming``) their central square.
+    """
+    return 2 * math.ceil(image_size * CACHE_SIZE_FACTOR / 2)
 
 
 def clip_cache_path(cache_dir: str | Path, rel_path: str, sha256: str | None, num_frames: int | None,

@@ -20,8 +20,9 @@ from .synthetic import generate_dataset
 def prepare_dataset(cfg: Config, workers: int = 2, progress: bool = True) -> pd.DataFrame:
     """Make sure the dataset of ``cfg`` is on disk with a manifest and return the manifest.
 
-    Synthetic data is generated once per spec and seed; a public dataset is checked and
-    probed (see ``public_datasets``); a user's folder keeps its own ``manifest.csv`` if it
+    Synthetic data is generated once per spec and seed; a public dataset's split 1 is checked and
+    probed (HMDB51 and UCF101 with a validation split carved from their training clips, see
+    ``public_datasets.prepare_public_dataset``); a user's folder keeps its own ``manifest.csv`` if it
     has one, else it is scanned into ``artifacts_dir/manifests/`` (the folder may be
     read-only) and scanned again whenever its files change.
     """
@@ -31,7 +32,7 @@ def prepare_dataset(cfg: Config, workers: int = 2, progress: bool = True) -> pd.
             generate_dataset(root, cfg.synthetic, seed=cfg.seed, workers=workers, progress=progress)
         return load_manifest(root)
     if cfg.dataset in PUBLIC_DATASETS:
-        return prepare_public_dataset(cfg.dataset, cfg.data_dir, progress=progress)
+        return prepare_public_dataset(cfg.dataset, cfg.data_dir, progress=progress, workers=workers)
     if (root / MANIFEST_NAME).is_file():
         frame = load_manifest(root)
         _warn_if_stale(frame, root)

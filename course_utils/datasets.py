@@ -7,6 +7,7 @@ all write it.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from pathlib import Path
@@ -120,6 +121,30 @@ def assign_subject_splits(subjects: Iterable[str], fractions: tuple[float, float
     for index, subject in enumerate(order):
         split_of[subject] = "test" if index < n_test else "val" if index < n_test + n_val else "train"
     return [split_of[s] for s in subjects]
+
+
+def carve_validation(frame: pd.DataFrame, groups: pd.Series, fraction: float) -> pd.DataFrame:
+    """``frame`` with about ``fraction`` of each class's ``train`` rows moved to ``val``, whole groups at a time.
+
+    For a protocol with no validation split (HMDB51, UCF101): ``groups`` (aligned with ``frame``)
+    names the rows that must stay together, e.g. the clips cut from one source video, so no group
+    is in both ``train`` and ``val``. Each class goes through its groups in the order of a hash of
+    their names (the same on every machine, for every seed) and moves the first one, then each that
+    still fits in ``round(fraction * its train rows)``; its last group in that order always stays in
+    ``train``. ``test`` rows are untouched.
+    """
+    frame = frame.copy()
+    train = frame["split"] == "train"
+    for _, rows in frame[train].groupby("label"):
+        sizes = groups[rows.index].value_counts()
+        order = sorted(sizes.index, key=lambda g: hashlib.sha256(str(g).encode()).hexdigest())
+        target, taken, chosen = max(1, round(fraction * len(rows))), 0, []
+        for group in order[:-1]:  # the last group in the order always stays in train
+            if taken == 0 or taken + sizes[group] <= target:
+                chosen.append(group)
+                taken += sizes[group]
+        frame.loc[rows.index[groups[rows.index].isin(chosen)], "split"] = "val"
+    return frame
 
 
 def write_manifest(frame: pd.DataFrame, path: str | Path) -> Path:

@@ -351,7 +351,7 @@ def set_trainable(stage: keras.Model, trainable: bool) -> None:
 def classifier_head(features: int, num_classes: int, dropout: float = 0.5) -> keras.Model:
     """Class *logits* from a feature vector: dropout, then one dense layer."""
     inputs = keras.Input((features,))
-    return keras.Model(inputs, layers.Dense(num_classes, name="logits")(layers.Dropout(dropout)(inputs)),
+    return keras.Model(inputs, layers.Dense(num_classes, name="logits", dtype="float32")(layers.Dropout(dropout)(inputs)),
                        name="classifier")
 
 
@@ -392,7 +392,7 @@ def tsn(input_shape, num_classes, frame_model=None):
     inputs = keras.Input(input_shape)
     x = FoldTime()(inputs)                                              # (B*T, ...): frames
     x = UnfoldTime(input_shape[0])(frame_model(x))                      # (B, T, classes)
-    x = layers.GlobalAveragePooling1D(name="consensus")(x)              # the segments' average
+    x = layers.GlobalAveragePooling1D(name="consensus", dtype="float32")(x)              # the segments' average
     return keras.Model(inputs, layers.Softmax(dtype="float32")(x), name="tsn")
 
 

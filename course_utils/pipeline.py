@@ -65,9 +65,7 @@ from .config import Config
 from .datasets import class_names as manifest_class_names
 
 CACHE_FRAMES_FACTOR = 2
-"""Frames cached per video, as a multiple of the clip length the model sees."""
-CACHE_SIZE_FACTOR = 9 / 8
-"""Side of the cached frames, as a multiple of the model's input size (room for crops)."""
+"""Frames cached per video, as a multiple of the clip length the model sees (their side: ``cache.cache_side``)."""
 EVAL_WINDOW = 0.8
 """With several clips per video at evaluation, each clip covers this share of the video."""
 IN_MEMORY_LIMIT = 1e9
@@ -97,10 +95,10 @@ def cache_spec(clip_frames: int, image_size: int, fit: str = "crop") -> CacheSpe
         fit: ``crop`` (keep the aspect ratio, lose the borders) or ``stretch``.
 
     Returns:
-        ``2 * clip_frames`` frames at ``ceil(image_size * 9 / 8)`` px (rounded up to even).
+        ``2 * clip_frames`` frames at ``ceil(image_size * 9 / 8)`` px (rounded up to even,
+        ``cache.cache_side``).
     """
-    size = 2 * math.ceil(image_size * CACHE_SIZE_FACTOR / 2)
-    return CacheSpec(CACHE_FRAMES_FACTOR * clip_frames, size, fit)
+    return CacheSpec(CACHE_FRAMES_FACTOR * clip_frames, cache.cache_side(image_size), fit)
 
 
 @dataclasses.dataclass(frozen=True)

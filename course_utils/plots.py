@@ -211,3 +211,49 @@ def weight_curves(curves: dict[str, tuple[dict[float, float], float]], reference
     ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return fig
+
+
+def timeline_figure(rows: dict[str, np.ndarray], class_names: Sequence[str], fps: float,
+                    boundaries: Sequence[int] = ()) -> plt.Figure:
+    """Label timelines one above the other (e.g. the truth, then each method's shown labels):
+    ``rows`` maps a name to per-frame class indices (-1: no label), each run of one label a bar in
+    that class's colour, named where it is wide enough; dotted lines at the true ``boundaries``."""
+    colors = plt.get_cmap("tab20")(np.linspace(0, 1, 20))
+    fig, ax = plt.subplots(figsize=(10, 0.55 * len(rows) + 1.0))
+    for y, labels in enumerate(reversed(list(rows.values()))):
+        labels = np.asarray(labels)
+        change = np.flatnonzero(np.diff(labels)) + 1
+        for start, end in zip([0, *change], [*change, len(labels)]):
+            label = int(labels[start])
+            if label < 0:
+                continue
+            ax.broken_barh([(start / fps, (end - start) / fps)], (y - 0.4, 0.8), color=colors[label % 20],
+                           edgecolor="white", linewidth=0.5)
+            if (end - start) / len(labels) > 0.06:
+                ax.text((start + end) / 2 / fps, y, class_names[label].replace("_", " "), ha="center", va="center",
+                        fontsize=7)
+    for frame in boundaries:
+        ax.axvline(frame / fps, color="black", linestyle=":", linewidth=0.8)
+    shown = sorted({int(v) for labels in rows.values() for v in np.unique(labels) if v >= 0})
+    ax.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=colors[i % 20]) for i in shown],
+              labels=[class_names[i].replace("_", " ") for i in shown], fontsize=7, ncol=min(len(shown), 7),
+              loc="upper center", bbox_to_anchor=(0.5, -0.35), frameon=False)
+    ax.set_yticks(range(len(rows)), list(reversed(list(rows))), fontsize=8)
+    ax.set_xlim(0, max(len(r) for r in rows.values()) / fps)
+    ax.set_xlabel("time in the stream (s)")
+    fig.tight_layout()
+    return fig
+
+
+def save_gif(frames: Sequence[np.ndarray], cfg: Config, name: str, fps: float = 10.0) -> Path:
+    """Write RGB uint8 frames as a looping GIF (one shared palette) under a stable name in the
+    run's figures folder and return its path."""
+    images = [Image.fromarray(np.asarray(f)) for f in frames]
+    palette = images[len(images) // 2].quantize(256, method=Image.Quantize.MEDIANCUT)
+    images = [image.quantize(palette=palette, dither=Image.Dither.NONE) for image in images]
+    buffer = io.BytesIO()
+    images[0].save(buffer, format="gif", save_all=True, append_images=images[1:], duration=round(1000 / fps),
+                   loop=0, optimize=True)
+    path = cfg.figures_dir / f"{name}.gif"
+    atomic_write_bytes(path, buffer.getvalue())
+    return path

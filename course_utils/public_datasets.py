@@ -10,7 +10,8 @@ Three layers, each usable on its own:
 * **Transfer** (module ``transfer``): resumable verified downloads and safe extraction.
 * **Datasets.** :func:`download_public_dataset` fetches, verifies, extracts and installs a
   dataset as ``<data_dir>/<name>/<label>/<video>``; :func:`prepare_public_dataset` checks the
-  videos are there, probes them once (cached) and returns the filled manifest of one split.
+  videos are there, probes them once (cached) and returns the filled manifest of one split,
+  with a validation split carved from ``train`` where the protocol has none.
 """
 from __future__ import annotations
 
@@ -25,12 +26,15 @@ from typing import Callable, Iterable
 import pandas as pd
 
 from .config import DATA_MANIFESTS_DIR, PUBLIC_DATASETS
-from .datasets import (MANIFEST_COLUMNS, MANIFEST_NAME, VIDEO_SUFFIXES, DatasetError, describe_video,
-                       load_manifest, write_manifest)
+from .datasets import (MANIFEST_COLUMNS, MANIFEST_NAME, VIDEO_SUFFIXES, DatasetError, carve_validation,
+                       describe_video, load_manifest, write_manifest)
 from .jobs import Failure, atomic_path, parallel_map, sha256_file
 from .transfer import RAR_TOOLS_HINT, ChecksumError, DownloadError, download, unpack
 
 VIDEO_INFO_NAME = "video_info.csv"
+VALIDATION_FRACTION = 0.15
+"""The share of each class's training clips :func:`prepare_public_dataset` moves to ``val`` where
+the official protocol has none (HMDB51: about 10 of the 70 clips per class)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -77,6 +81,23 @@ def hmdb51_manifests(folder: str | Path) -> dict[str, pd.DataFrame]:
                                  "split": "train" if fields[1] == "1" else "test"})
         out[f"hmdb51_split{k}"] = _frame(sorted(rows, key=lambda r: r["path"]))
     return out
+
+
+# <source video>_<label>_<body part>_<camera motion>_<people>_<viewpoint>_<quality>_<clip number>
+_HMDB51_TAGS = r"_[a-z]+_(?:cm|nm)_np\d+_(?:fr|ba|le|ri)_(?:bad|med|goo)_\d+"
+
+
+def hmdb51_source(path: str, label: str) -> str:
+    """The source video an HMDB51 clip was cut from: ``<label>/<source>`` of ``<label>/<clip>.avi``.
+
+    A clip's name is its source video's name, the label and six meta tags
+    (``April_09_brush_hair_u_nm_np1_ba_goo_0``): clips of one source share the actor and the scene,
+    and the official splits keep all of a class's clips of one source on the same side.
+    """
+    match = re.fullmatch(rf"(.+)_{re.escape(label)}{_HMDB51_TAGS}", Path(path).stem)
+    if match is None:
+        raise DatasetError(f"{path}: not an HMDB51 clip name '<source>_{label}_<6 meta tags>.avi'")
+    return f"{label}/{match.group(1)}"
 
 
 def ucf101_manifests(folder: str | Path) -> dict[str, pd.DataFrame]:
@@ -207,6 +228,8 @@ class PublicDataset:
     splits: tuple[int, ...] = (1,)
     annotations: Archive | None = None  # official split files, checked against data_manifests/
     annotation_marker: str = ""  # a file name that identifies the split files' folder
+    # a protocol without a validation split: what must stay together when val is carved from train
+    validation_groups: Callable[[pd.DataFrame], pd.Series] | None = None
 
     def manifest_stem(self, split: int) -> str:
         return f"{self.name}_split{split}" if len(self.splits) > 1 else self.name
@@ -238,7 +261,8 @@ SOURCES: dict[str, PublicDataset] = {
         splits_subdir="hmdb51/testTrainMulti_7030_splits", derive=hmdb51_manifests, splits=(1, 2, 3),
         annotations=Archive("test_train_splits.rar", _both_schemes(_HMDB + "test_train_splits.rar"),
                             md5="15e67781e70dcfbdce2d7dbb9b3344b5"),
-        annotation_marker="brush_hair_test_split1.txt"),
+        annotation_marker="brush_hair_test_split1.txt",
+        validation_groups=lambda frame: pd.Series(map(hmdb51_source, frame["path"], frame["label"]), frame.index)),
     "ucf101": PublicDataset(
         "ucf101", "UCF101", "https://www.crcv.ucf.edu/data/UCF101.php",
         videos=(Archive("UCF101.rar", ("https://www.crcv.ucf.edu/datasets/human-actions/ucf101/UCF101.rar",
@@ -251,7 +275,8 @@ SOURCES: dict[str, PublicDataset] = {
                              "https://www.crcv.ucf.edu/data/UCF101/UCF101TrainTestSplits-RecognitionTask.zip"),
                             sha256="5c0d1a53b8ed364a2ac830a73f405e51bece7d98ce1254fd19ed4a36b224bd27",
                             size="113,943 bytes"),
-        annotation_marker="classInd.txt"),
+        annotation_marker="classInd.txt",
+        validation_groups=lambda frame: frame["label"] + "/" + frame["subject"]),
     "utd_mhad": PublicDataset(
         "utd_mhad", "UTD-MHAD (RGB videos)", "https://www.utdallas.edu/~kehtar/UTD-MHAD.html",
         videos=(Archive("RGB.zip", _both_schemes("https://www.utdallas.edu/~kehtar/UTD-MAD/RGB.zip"),
@@ -460,11 +485,17 @@ def prepare_public_dataset(name: str, data_dir: str | Path, split: int = 1, prog
     (``allow_missing=True`` uses the videos that are there when only some are missing).
     Unreadable videos are reported and left out. The result is also written to
     ``<data_dir>/<name>/manifest.csv`` (the split prepared last).
+
+    HMDB51 and UCF101 have no validation split: :data:`VALIDATION_FRACTION` of each class's
+    training clips become ``val``, whole source videos (UCF101: groups) at a time, chosen from the
+    official split alone (``datasets.carve_validation``), so every machine and seed gets the same.
     """
     spec = _dataset(name)
     _check_split(spec, split)
     root = Path(data_dir).expanduser().resolve() / name
     manifest = public_manifest(name, split, data_dir=root.parent)
+    if spec.validation_groups is not None:
+        manifest = carve_validation(manifest, spec.validation_groups(manifest), VALIDATION_FRACTION)
     paths = sorted(set(manifest["path"]))
     missing = _missing(root, paths)
     if len(missing) == len(paths) or (missing and not allow_missing):

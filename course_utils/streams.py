@@ -105,6 +105,17 @@ def test_model(frame_model: keras.Model, maps: TrunkMaps, split: str = "test") -
                               frame_model=frame_model)
 
 
+def clip_model(trunk: keras.Model, frame_model: keras.Model, frames: int, backbone: str = "resnet50") -> keras.Model:
+    """The spatial stream on raw clips ``(frames, S, S, 3)`` of 0-255 pixels: the trunk on every
+    frame, then the TSN average of ``frame_model``; one file that a deployment (notebook 09) exports."""
+    size = int(trunk.input_shape[1])
+    inputs = keras.Input((frames, size, size, 3))
+    maps = models.per_frame(trunk, (frames, size, size, 3), backbone)(inputs)
+    consensus = models.build_model("tsn", tuple(maps.shape[1:]), int(frame_model.output_shape[-1]),
+                                   frame_model=frame_model)
+    return keras.Model(inputs, consensus(maps), name="spatial_stream")
+
+
 def spatial_stream(cfg: Config, table: pd.DataFrame, weights: str, train_segments: int, test_frames: int,
                    warmup_epochs: int, finetune_epochs: int, backbone: str = "resnet50") -> tuple[keras.Model, TrunkMaps]:
     """Notebook 06's recipe end to end on ``table``: ``(test_model, maps)``."""

@@ -237,7 +237,8 @@ def fit(model: keras.Model, train: ClipDataset, val: ClipDataset | None, run_dir
             the weights, the optimiser and the epoch); the backup is deleted when training ends.
         verbose: Keras' progress output (0: silent, 2: one line per epoch).
         callbacks: more Keras callbacks, run after the course's.
-        strategy: the strategy the model was built under (default: the current one).
+        strategy: the strategy the model was built under (default: the model's own, the one
+            current when it was built: compiling under another one fails at the first step).
 
     Returns:
         A :class:`TrainResult`; ``model`` holds the weights of the best validation epoch.
@@ -245,7 +246,7 @@ def fit(model: keras.Model, train: ClipDataset, val: ClipDataset | None, run_dir
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     num_classes = int(model.output_shape[-1])
-    strategy = strategy or tf.distribute.get_strategy()
+    strategy = strategy or model.distribute_strategy
     with strategy.scope():
         compile_model(model, train.steps, epochs, learning_rate, weight_decay, warmup_epochs, label_smoothing)
     train_ds = mix_batches(one_hot(train.dataset, num_classes), mixup_alpha, cutmix_alpha, seed)
@@ -272,6 +273,14 @@ def fit(model: keras.Model, train: ClipDataset, val: ClipDataset | None, run_dir
     scores = logs.get(monitor, [])
     best = int(np.argmax(scores)) if scores else 0
     return TrainResult(logs, best, timer.seconds, run_dir, checkpoint if checkpoint.is_file() else None)
+
+
+def save_model(model: keras.Model, path: str | Path) -> Path:
+    """Save ``model`` to ``path`` (``.keras``) atomically: the file is whole or absent."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        model.save(tmp)
+    return path
 
 
 def load_model(path: str | Path) -> keras.Model:
@@ -357,7 +366,8 @@ def fit_arrays(model: keras.Model, train: tuple[np.ndarray, np.ndarray], val: tu
     """
     keras.utils.set_random_seed(seed)
     num_classes = int(model.output_shape[-1])
-    compile_model(model, int(np.ceil(len(train[0]) / batch_size)), epochs, learning_rate, weight_decay)
+    with model.distribute_strategy.scope():  # the strategy the model was built under
+        compile_model(model, int(np.ceil(len(train[0]) / batch_size)), epochs, learning_rate, weight_decay)
     timer = EpochTimer()
     stop = keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=epochs, restore_best_weights=True)
     history = model.fit(train[0], keras.ops.one_hot(train[1], num_classes), batch_size=batch_size, epochs=epochs,

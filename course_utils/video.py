@@ -6,8 +6,8 @@ grayscale) and a clip is ``(T, H, W, 3)`` uint8 RGB (``(T, H, W)`` when grayscal
 Three layers, in the order data flows:
 
 * decoding: :func:`probe_video` (frame count and fps measured from the stream, checked
-  against the header), :func:`iter_frames`, :func:`read_video` and :func:`load_clip`, which
-  reads sequentially and stops after the last frame it needs;
+  against the header), :func:`header_fps`, :func:`iter_frames`, :func:`read_video` and
+  :func:`load_clip`, which reads sequentially and stops after the last frame it needs;
 * sampling: functions that turn a frame count into frame indices (:func:`uniform_indices`,
   :func:`random_span_indices`, :func:`segment_indices`, :func:`sliding_windows`) and
   resize/crop helpers;
@@ -167,13 +167,15 @@ class _Decoder:
         self.stamps_ms.append(self.capture.get(cv2.CAP_PROP_POS_MSEC))
         return True
 
-    def retrieve(self, gray: bool) -> np.ndarray:
-        """The frame last grabbed, RGB (or 2-D gray) uint8."""
+    def retrieve(self, gray: bool, bgr: bool = False) -> np.ndarray:
+        """The frame last grabbed, RGB (BGR with ``bgr``, 2-D with ``gray``) uint8."""
         ok, frame = self.capture.retrieve()
         if not ok or frame is None:
             raise VideoTruncatedError(self.path, f"frame {self.count - 1} could not be decoded (corrupt stream)")
         if frame.ndim == 2:
-            return frame if gray else cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB)
+            return frame if gray else cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB)  # the same in BGR
+        if bgr and not gray:
+            return frame
         return cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY if gray else cv2.COLOR_BGR2RGB)
 
     def stream_fps(self) -> tuple[float, bool]:
@@ -204,11 +206,39 @@ def check_complete(path: str | Path, decoded: int, header_frames: int) -> None:
                                   "could be decoded (truncated file)")
 
 
-def iter_frames(path: str | Path, gray: bool = False) -> Iterator[np.ndarray]:
-    """Yield the decoded frames of ``path`` as uint8 arrays (RGB, or 2-D when ``gray``)."""
+def header_fps(path: str | Path) -> float:
+    """The frame rate the container's header announces, without decoding a frame.
+
+    Args:
+        path: the video file.
+
+    Returns:
+        The header's fps, 0.0 when it gives none or an implausible one (``probe_video`` measures
+        it from the stream instead). A file that is missing, empty or not a video raises its
+        :class:`VideoError` here, before any decoding.
+    """
     with _Decoder(path) as decoder:
+        return decoder.header_fps
+
+
+def iter_frames(path: str | Path, gray: bool = False, *, threads: int | None = None,
+                bgr: bool = False) -> Iterator[np.ndarray]:
+    """Decode ``path`` one frame at a time; at the end, check that the whole stream was decoded.
+
+    Args:
+        path: the video file (opened when the first frame is asked for).
+        gray: 2-D grayscale frames instead of colour ones.
+        threads: FFmpeg decoder threads (None: OpenCV's default; 1 for one-core measurements).
+        bgr: colour frames in OpenCV's BGR order, as decoded (no conversion, e.g. to resize a
+            large frame before converting the small one); ignored with ``gray``.
+
+    Returns:
+        An iterator of uint8 frames ``(H, W, 3)`` RGB (BGR with ``bgr``; ``(H, W)`` with ``gray``).
+        It raises the file's :class:`VideoError` (missing, not a video, truncated, a corrupt frame).
+    """
+    with _Decoder(path, threads) as decoder:
         while decoder.grab():
-            yield decoder.retrieve(gray)
+            yield decoder.retrieve(gray, bgr)
         decoder.check_complete()
 
 

@@ -44,7 +44,7 @@ epochs = None  # None: the profile's (config.VIDEO_MODEL_SETTINGS)
 image_size = None
 batch_size = None
 alpha = 0.35  # MobileNetV2's width multiplier (ImageNet weights exist for 0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
-weights = None  # None: the course-made pretrained weights; "imagenet" (Colab, GPU); or a .weights.h5 path
+weights = None  # None: the profile's ("imagenet" in full), else course-made; or "imagenet" or a .weights.h5 path
 head_epochs = 30  # epochs of each head on the cached features
 end_to_end_epochs = None  # fine-tuning and scratch; None: a twentieth of `epochs` (1 in ci, 2 in laptop)
 workers = 2
@@ -84,12 +84,13 @@ display(Markdown(f"**{len(table)}** videos, **{len(NAMES)}** classes, clips of {
 # ImageNet photos. Where nothing can be downloaded (this course's CI), the course makes a stand-in
 # the same way, only smaller: it trains MobileNetV2 on single frames of a **separate** synthetic set
 # (its own seed: other people, scenes and motions) for a **pretext task** that is not action
-# recognition: where each joint of the figure is, and which scene it stands in. The weights go to
+# recognition: yes/no questions about the figure's pose (is a wrist above the neck? are the feet
+# apart?) and which scene it stands in. The weights go to
 # a `.weights.h5` file that is loaded through the very same `weights=` argument. The first run
 # trains it (under a minute); later runs load it.
 
 # %%
-if weights is None:
+if weights is None and cfg.weights is None:  # ci, laptop: the course-made stand-in; full: ImageNet
     WEIGHTS, card = pretraining.pretrain_backbone(cfg, "mobilenet_v2", alpha=alpha, workers=workers)
     display(pd.Series({"pretext task": card["task"], "frames (train / held-out people)":
                        f"{card['train_frames']} / {card['held_out_frames']}",
@@ -98,8 +99,8 @@ if weights is None:
                                                           f"frequent answer: {card['attribute_majority']:.2f})",
                        "weights file": WEIGHTS.name}).to_frame("course-made pretraining"))
 else:
-    WEIGHTS, card = weights, {}
-    display(Markdown(f"Using `weights={weights!r}`."))
+    WEIGHTS, card = weights or cfg.weights, {}
+    display(Markdown(f"Using `weights={WEIGHTS!r}`."))
 
 # %%
 if card:
@@ -255,7 +256,7 @@ scores_file = evaluation.save_stream_scores(cfg, "mobilenet_bilstm", heads["bils
                                            {"val": arrays["val"], "test": arrays["test"]})
 results_path = runs.save_results(
     cfg, "05_mobilenetv2_lstm", metrics=metrics, timings_s={**watch.total(), "features": round(feature_seconds, 1)},
-    extra={"settings": settings, "alpha": alpha, "weights": str(WEIGHTS) if weights else "course-made",
+    extra={"settings": settings, "alpha": alpha, "weights": "course-made" if card else str(WEIGHTS),
            "pretraining": card, "end_to_end_epochs": END_TO_END, "head_epochs": head_epochs,
            "seconds_per_epoch": {"finetuned": fit_finetuned.seconds_per_epoch, "scratch": fit_scratch.seconds_per_epoch},
            "head_seconds": head_seconds,

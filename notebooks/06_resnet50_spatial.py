@@ -45,7 +45,7 @@ data_dir = None
 artifacts_dir = None
 seed = 42
 image_size = None  # None: the profile's (config.VIDEO_MODEL_SETTINGS)
-weights = None  # None: the course-made pretrained weights; "imagenet" (Colab, GPU); or a .weights.h5 path
+weights = None  # None: the profile's ("imagenet" in full), else course-made; or "imagenet" or a .weights.h5 path
 train_segments = 4  # frames (segments) per training video
 test_frames = 8  # frames averaged per video at test
 warmup_epochs = 30
@@ -73,7 +73,7 @@ from course_utils import evaluation, models, plots, pretraining, runs, streams, 
 setup = training.start_clip_notebook(profile, dataset, data_dir, artifacts_dir, seed, workers=workers,
                                      image_size=image_size)
 cfg, watch, strategy, settings = setup.cfg, setup.watch, setup.strategy, setup.settings
-table, NAMES = setup.table, setup.class_names
+table, NAMES, RUNS = setup.table, setup.class_names, setup.runs_dir
 SIZE = cfg.image_size
 display(Markdown(f"**{len(table)}** videos, **{len(NAMES)}** classes; frames at {SIZE}x{SIZE}, "
                  f"{train_segments} per training video, {test_frames} per test video."))
@@ -89,7 +89,7 @@ display(Markdown(f"**{len(table)}** videos, **{len(NAMES)}** classes; frames at 
 # once and then loaded through the same `weights=` argument.
 
 # %%
-if weights is None:
+if weights is None and cfg.weights is None:  # ci, laptop: the course-made stand-in; full: ImageNet
     WEIGHTS, card = pretraining.pretrain_backbone(cfg, "resnet50", pretext=pretraining.PRETEXTS["resnet50"],
                                                   workers=workers)
     display(pd.Series({"pretext task": card["task"], "frames (train / held-out people)":
@@ -99,8 +99,8 @@ if weights is None:
                                                           f"frequent answer: {card['attribute_majority']:.2f})",
                        "seconds": card["seconds"]}).to_frame("course-made ResNet-50"))
 else:
-    WEIGHTS, card = weights, {}
-    display(Markdown(f"Using `weights={weights!r}`."))
+    WEIGHTS, card = weights or cfg.weights, {}
+    display(Markdown(f"Using `weights={WEIGHTS!r}`."))
 
 # %% [markdown]
 # ## 2. A frozen trunk, computed once
@@ -196,8 +196,9 @@ display(Markdown(
     f"{test_frames} frames averaged: {averaged:.3f}; the middle frame alone: {middle_only:.3f}. "
     + ("Averaging helps: each frame is a noisy view of the same video. " if averaged > middle_only + 0.01 else
        "Here averaging adds nothing: what this stream mostly learnt, the scene, is the same in every frame of a video. ")
-    + "On the motion-only pairs: " + ", ".join(f"{a} / {b} {spatial.metrics[f'{a}_vs_{b}_accuracy']:.2f}" for a, b in pairs)
-    + " (0.5 is a coin toss)."))
+    + ("On the motion-only pairs: " + ", ".join(f"{a} / {b} {spatial.metrics[f'{a}_vs_{b}_accuracy']:.2f}" for a, b in pairs)
+       + " (0.5 is a coin toss)." if pairs else
+       "This dataset has no motion-only pairs (the synthetic set's classes that differ only in motion).")))
 
 # %% [markdown]
 # *What you should see:* the motion-only pairs near 0.5. *Sit down* and *stand up* contain the same
@@ -234,12 +235,17 @@ else:
 # ## 7. Scores for fusion
 #
 # Late fusion (notebook 08) needs this stream's class probabilities for every **validation** video
-# (to choose fusion weights) and every **test** video. They go to one file per stream.
+# (to choose fusion weights) and every **test** video. They go to one file per stream. For
+# deployment (notebook 09) the trunk and the frame classifier are joined back into one model on raw
+# clips of `test_frames` frames, saved beside the other trained models.
 
 # %%
 scores_file = evaluation.save_stream_scores(cfg, "spatial", test_model, arrays)
+deployable = streams.clip_model(trunk, frame_model, test_frames)
+model_file = training.save_model(deployable, RUNS / "06_spatial" / "best.keras")
 display(Markdown(f"Saved `{scores_file.name}`: {len(arrays['val'].labels)} validation and {len(arrays['test'].labels)} "
-                 "test videos."))
+                 f"test videos; the stream on raw clips `{deployable.input_shape[1:]}` to "
+                 f"`{model_file.relative_to(cfg.artifacts_dir)}`."))
 
 # %% [markdown]
 # ## Results
@@ -253,7 +259,7 @@ if "scene_is_preferred" in test_videos:
                                    "other_scene_accuracy": float(context["spatial accuracy"].iloc[1])}
 results_path = runs.save_results(
     cfg, "06_resnet50_spatial", metrics=metrics, timings_s={**watch.total(), "trunk_maps": round(cached.seconds, 1)},
-    extra={"settings": settings, "weights": weights or "course-made", "pretraining": card,
+    extra={"settings": settings, "weights": weights or cfg.weights or "course-made", "pretraining": card,
            "train_segments": train_segments, "test_frames": test_frames, "warmup_epochs": warmup_epochs,
            "finetune_epochs": finetune_epochs, "scores_file": scores_file.name,
            "seconds": {"warmup": round(sum(warm_fit.epoch_seconds), 1), "finetune": round(sum(tune_fit.epoch_seconds), 1)}})

@@ -53,7 +53,7 @@ batch_size = 16  # videos per batch (each brings K stacks)
 segments = 3  # K: stacks per video
 length = 10  # L: consecutive flow fields per stack
 c3d_epochs = 3  # epochs of the 3D CNN on flow (section 6); 0 skips it
-weights = None  # RGB weights for the cross-modality initialisation; None: notebook 05's course-made ones
+weights = None  # RGB weights for the cross-modality init.; None: the profile's ("imagenet" in full) or 05's course-made
 alpha = 0.35  # MobileNetV2's width multiplier, as in notebook 05
 workers = 2
 
@@ -68,6 +68,7 @@ if "google.colab" in sys.modules and importlib.util.find_spec("course_utils") is
 
 # %%
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -193,9 +194,12 @@ pd.DataFrame({name: {"test accuracy": s["test_accuracy"], "low": s.get("test_acc
 # %%
 display(Markdown(
     f"Test accuracy **{m['test_accuracy']:.3f}** (95 % interval {m['test_accuracy_low']:.2f}-{m['test_accuracy_high']:.2f}), "
-    f"macro F1 {m['macro_f1']:.3f}; on the motion-only pairs "
-    + ", ".join(f"{a} / {b} **{m[f'{a}_vs_{b}_accuracy']:.2f}**" for a, b in evaluation.motion_pairs(NAMES))
-    + " (0.5 is a coin toss, where a single frame stays)."
+    f"macro F1 {m['macro_f1']:.3f}"
+    + ("; on the motion-only pairs "
+       + ", ".join(f"{a} / {b} **{m[f'{a}_vs_{b}_accuracy']:.2f}**" for a, b in evaluation.motion_pairs(NAMES))
+       + " (0.5 is a coin toss, where a single frame stays)." if PAIR_KEYS else
+       ". This dataset has no motion-only pairs (the synthetic set's classes that differ only in motion), so "
+       "there is no pairwise score to read here.")
     + ("" if spatial else " Run notebook 06 first to see the spatial stream beside it.")))
 fig = scores.confusion_figure(title="flow_cnn on the test people")
 plots.save_figure(fig, cfg, "07_confusion")
@@ -242,7 +246,7 @@ display(Markdown(
        "the sign of `dx`. On data where left and right matter, a naive flip turns one class into the other.")
     + " Trained on flipped stacks, the model is symmetric only on average: mirroring the test stacks at all moves its "
     f"accuracy by {(mirrored['flow-aware']['test_accuracy'] - m['test_accuracy']) * 100:+.1f} points, a reminder of how "
-    "wide the interval of 112 test videos is."))
+    f"wide the interval of {len(data['test'].videos)} test videos is."))
 
 # %% [markdown]
 # ## 6. A 3D CNN on flow
@@ -288,12 +292,13 @@ else:
 # the first convolution's RGB filters over their three channels and copy that average to every
 # flow channel; all other layers keep their weights. `temporal.flow_backbone` does this for any
 # registered backbone from a weights file (`temporal.cross_modality_clone` from a built one): here
-# the course-made MobileNetV2 weights of notebook 05.
+# the course-made MobileNetV2 weights of notebook 05 (ImageNet's in the `full` profile).
 
 # %%
-RGB_WEIGHTS = weights or pretraining.weights_path(cfg, "mobilenet_v2", config.video_model_settings(profile)["image_size"],
-                                                  pretraining.Pretext(), alpha=alpha)
-found = weights is not None or RGB_WEIGHTS.is_file()
+COURSE_MADE = weights is None and cfg.weights is None
+RGB_WEIGHTS = weights or cfg.weights or pretraining.weights_path(
+    cfg, "mobilenet_v2", config.video_model_settings(profile)["image_size"], pretraining.PRETEXTS["mobilenet_v2"], alpha=alpha)
+found = RGB_WEIGHTS == "imagenet" or Path(RGB_WEIGHTS).is_file()
 rgb = models.build_backbone("mobilenet_v2", cfg.image_size, str(RGB_WEIGHTS) if found else None, alpha=alpha)
 flow_net = temporal.cross_modality_clone(rgb, 2 * length)  # what temporal.flow_backbone builds from a weights file
 rgb_kernel, flow_kernel = (temporal.first_conv(net).get_weights()[0] for net in (rgb, flow_net))
@@ -305,8 +310,8 @@ same = np.allclose(flow_kernel, rgb_kernel.mean(axis=2, keepdims=True))
 display(Markdown(
     f"Every one of the {flow_kernel.shape[2]} input slices of the flow kernel equals the mean of the RGB kernel's three: "
     f"**{same}**; {flow_net.count_params() - rgb.count_params():,} more weights, all in that first layer. "
-    + ("Started from notebook 05's course-made weights." if found and weights is None else
-       f"Started from `{weights}`." if found else
+    + ("Started from notebook 05's course-made weights." if found and COURSE_MADE else
+       f"Started from `{RGB_WEIGHTS}`." if found else
        "Notebook 05's weights are not there yet, so these are random RGB weights, averaged the same way: run 05 first.")
     + " Training this backbone on flow (`models.build_model(\"flow_backbone_tsn\", ...)`) costs minutes on a CPU: in the "
     "`full` profile, with ImageNet weights, it is the temporal stream of TSN."))
@@ -338,7 +343,7 @@ results_path = runs.save_results(
            "flow_data": {"segments": segments, "length": length, "image_size": cfg.image_size},
            "model_file": (RUNS / "07_flow_cnn" / "best.keras").relative_to(cfg.artifacts_dir).as_posix(),
            "flip_endpoint_error_px": {k: round(v, 4) for k, v in flip_error.items()},
-           "cross_modality_weights": "course-made" if found and weights is None else str(weights) if found else None,
+           "cross_modality_weights": "course-made" if found and COURSE_MADE else str(RGB_WEIGHTS) if found else None,
            "seconds_per_epoch": {"flow_cnn": run.seconds_per_epoch,
                                  **({"c3d_v2_flow": run_c3d.seconds_per_epoch} if c3d_epochs else {})},
            "scores_file": scores_file.name, "evaluation": scores.extra})

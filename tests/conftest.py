@@ -1,4 +1,5 @@
-"""Shared fixtures: edge-case and broken video files, and the real PS7 clips as a class tree.
+"""Shared fixtures: edge-case and broken video files, the real PS7 clips as a class tree, and tiny
+clip models in every format the streaming recognizer loads.
 
 Everything is built once per test session in a temp folder. Generated clips are described by
 :class:`Clip` (the facts a decoder must find); broken files are plain paths. The H.264 and
@@ -20,6 +21,7 @@ import pytest
 
 from course_utils import config, datasets, video
 from course_utils.config import REPO_ROOT
+from fixtures_models import write_tiny_models
 
 SHARED_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
 PS7_DIR = SHARED_DATASETS / "real" / "ps7_arm_actions"
@@ -254,3 +256,9 @@ def ci_run(tmp_path_factory):
     code = run_notebooks.main(["--profile", "ci", "--artifacts-dir", str(root / "artifacts"),
                                "--data-dir", str(root / "data")])
     return code, root / "artifacts", generated
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory) -> dict[str, Path]:
+    """``fixtures_models.write_tiny_models``: the same untrained model in every format, built once."""
+    return write_tiny_models(tmp_path_factory.mktemp("tiny_models"))

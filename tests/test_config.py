@@ -89,3 +89,20 @@ def test_video_model_settings_take_the_profile_and_keep_what_is_given():
     assert config.video_model_settings("ci", epochs=3, image_size=None)["epochs"] == 3
     with pytest.raises(config.ConfigError, match="profile"):
         config.video_model_settings("huge")
+
+
+def test_a_model_card_sits_beside_its_model_and_says_what_it_reads(tmp_path):
+    model = tmp_path / "model_int8.tflite"
+    model.write_bytes(b"model")
+    card = runs.write_model_card(model, "c3d_v2", "int8", ["sit", "stand"], (16, 48, 48, 3), "uint8",
+                                 input_scale=np.float32(1.0))
+    assert card.name == "model_int8.tflite.card.json" and runs.card_path(model) == card
+    assert runs.read_model_card(model) == {"model": "c3d_v2", "format": "int8", "class_names": ["sit", "stand"],
+                                           "input_shape": [16, 48, 48, 3], "input_dtype": "uint8",
+                                           "value_range": [0.0, 255.0], "input_scale": 1.0}
+    assert runs.card_path(tmp_path / "saved_model").name == "saved_model.card.json"
+    with pytest.raises(ValueError, match="no model card beside other.onnx"):
+        runs.read_model_card(tmp_path / "other.onnx")
+    card.write_text(json.dumps({"model": "c3d_v2"}))
+    with pytest.raises(ValueError, match="lacks"):
+        runs.read_model_card(model)

@@ -23,7 +23,8 @@ RANKS = {
     "pipeline": 6, "models": 6,
     "training": 7, "evaluation": 7, "temporal": 7, "streams": 8,
     "export": 8, "streaming": 8, "grading": 8, "pretraining": 8,
-    "__main__": 9,
+    "serving": 9,
+    "__main__": 10,
 }
 
 

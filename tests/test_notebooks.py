@@ -166,6 +166,18 @@ def test_the_temporal_stream_separates_what_a_frame_cannot(ci_run):
 
 
 @pytest.mark.notebooks
+def test_smoothing_trades_label_switches_for_delay_on_the_test_stream(ci_run):
+    """Notebook 10: the raw window labels flicker more than the actions change; EMA with hysteresis
+    removes most of the extra switches and reacts later at the boundaries."""
+    metrics = runs.load_results(ci_run[1] / "results" / "10_realtime.json")["metrics"]
+    raw, ema = metrics["no_smoothing"], metrics["ema_hysteresis"]
+    assert raw["label_switches"] > 2 * raw["true_switches"]
+    assert ema["label_switches"] < raw["label_switches"] / 2
+    assert ema["mean_delay_frames"] > raw["mean_delay_frames"]
+    assert raw["frame_accuracy"] > 2 / 14  # well above chance on 14 classes
+
+
+@pytest.mark.notebooks
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_executed_notebooks_show_no_library_log_lines_or_machine_paths(ci_run, name):
     """Native TensorFlow logs and AutoGraph notices belong in the runner's log, not in a reader's

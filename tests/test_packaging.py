@@ -120,6 +120,18 @@ def test_the_extras_would_break_colab_so_the_setup_cell_leaves_them_out(extra, c
     assert any(p.startswith(culprit) for p in problems), problems
 
 
+def test_the_deploy_extra_of_the_export_notebooks_leaves_colab_alone():
+    """Notebooks 09 on install `course_utils[deploy]` on Colab: LiteRT and ONNX, no TensorFlow or OpenCV."""
+    colab = check_colab.read_constraints()
+    assert "deploy" in check_colab.SETUP_CELL_EXTRAS
+    assert check_colab.requirement_problems(check_colab.declared_requirements(extras=["deploy"]), colab) == []
+    try:
+        installs = check_colab.resolve_with_pip(f"{CHECKOUT}[deploy]", colab=colab)
+    except check_colab.PipUnavailable as error:
+        pytest.skip(f"no package index, the Colab resolution of the deploy extra was not checked ({error})")
+    assert check_colab.resolution_problems(installs, colab) == []
+
+
 def test_resolution_check_reports_added_and_replaced_distributions():
     colab = check_colab.read_constraints()
     installs = [("course-utils", "0.1.0"), ("rarfile", "4.5"), ("numpy", "2.1.3"), ("keras", "3.13.2"),
@@ -175,9 +187,15 @@ def _run_setup_cell(source: str, monkeypatch, cv2_module) -> list[list[str]]:
 NOTEBOOK_SOURCES = sorted((CHECKOUT / "notebooks").glob("[0-9][0-9]_*.py"))
 
 
+def needs_deploy(py_path: Path) -> bool:
+    """Notebooks 09 on (export, realtime) run LiteRT and ONNX Runtime: their setup cell adds the deploy extra."""
+    return int(py_path.stem[:2]) >= 9
+
+
 @pytest.mark.parametrize("py_path", NOTEBOOK_SOURCES, ids=lambda p: p.stem)
 def test_setup_cell_installs_the_bare_package_and_opencv_only_where_there_is_none(py_path, monkeypatch):
     source = _setup_cell(py_path)
+    deploy = {"deploy"} if needs_deploy(py_path) else set()
     assert len(source.strip().splitlines()) <= 8, "keep the setup cell short"
     with_contrib = types.ModuleType("cv2")
     with_contrib.optflow = types.ModuleType("cv2.optflow")
@@ -189,7 +207,7 @@ def test_setup_cell_installs_the_bare_package_and_opencv_only_where_there_is_non
         assert len(commands) == 1 and commands[0][1:4] == ["-m", "pip", "install"], (case, commands)
         targets = [Requirement(arg) for arg in commands[0][4:] if not arg.startswith("-")]
         assert len(targets) == 1, (case, commands)
-        assert targets[0].name == "course_utils" and targets[0].extras == extras, (case, commands)
+        assert targets[0].name == "course_utils" and targets[0].extras == extras | deploy, (case, commands)
         assert targets[0].url == f"git+{paths.REPO_URL}", (case, commands)
 
 

@@ -21,6 +21,7 @@ DECODERS = {
     "probe_video": video.probe_video,
     "read_video": video.read_video,
     "load_clip": lambda path: video.load_clip(path, [0]),
+    "header_fps": video.header_fps,
 }
 BAD_KINDS = {"empty": video.VideoEmptyError, "not_a_video": video.NotAVideoError,
              "truncated_avi": video.VideoTruncatedError, "truncated_mp4": video.VideoTruncatedError}
@@ -122,6 +123,14 @@ def test_gray_video_decodes_to_equal_channels(gray_video):
     assert np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2])
     assert np.abs(gray.astype(int) - rgb[..., 0]).max() <= 1
     assert video.load_clip(gray_video.path, [0, 5], size=32, gray=True).shape == (2, 32, 32)
+
+
+def test_iter_frames_in_bgr_and_the_header_fps(mpeg4_avi, gray_video):
+    """What streaming decodes: OpenCV's BGR frames unconverted, a chosen decoder thread count."""
+    rgb = video.read_video(mpeg4_avi.path)
+    assert np.array_equal(np.stack(list(video.iter_frames(mpeg4_avi.path, threads=1, bgr=True))), rgb[..., ::-1])
+    assert np.stack(list(video.iter_frames(gray_video.path, bgr=True))).shape == (20, 120, 160, 3)
+    assert video.header_fps(mpeg4_avi.path) == pytest.approx(mpeg4_avi.fps)
 
 
 # --- load_clip ----------------------------------------------------------------------------------
