@@ -33,7 +33,7 @@
 # 4. watch the fusion weight move when the scene stops predicting the action (`context_bias`).
 #
 # **Prerequisites:** notebooks 06 and 07, run with the same profile, dataset and seed.
-# **Time:** about 2 minutes to run in the `ci` profile, 20 minutes to read and do the exercises.
+# **Time:** about a minute to run in the `ci` profile, 20 minutes to read and do the exercises.
 
 # %% tags=["parameters"]
 profile = "ci"

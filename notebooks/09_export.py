@@ -36,7 +36,7 @@
 # 6. build TensorRT engines from the ONNX file on a GPU, or know the commands that do it.
 #
 # **Prerequisites:** notebooks 04-07 (their trained models in `artifacts/runs/`).
-# **Time:** two to three minutes to run in the `ci` profile on two CPU cores, 20 minutes to read and
+# **Time:** about a minute and a half to run in the `ci` profile on two CPU cores, 20 minutes to read and
 # do the exercises.
 
 # %% tags=["parameters"]
