@@ -39,11 +39,8 @@ out, and the REST service behind ``python -m course_utils serve``.
 from __future__ import annotations
 
 import collections
-import contextlib
 import dataclasses
 import json
-import os
-import sys
 import time
 import zipfile
 from pathlib import Path
@@ -53,7 +50,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from . import cache, flow, jobs, runs, video
+from . import cache, export, flow, jobs, runs, video
 from .datasets import class_names as manifest_class_names, video_paths
 
 DEPLOY_HINT = 'pip install "course_utils[deploy]"'
@@ -116,52 +113,19 @@ class _SavedModelRunner(_Runner):
         return np.asarray(next(iter(outputs.values())), np.float32)
 
 
-def _quantize(x: np.ndarray, dtype: np.dtype, scale: float, zero_point: int) -> np.ndarray:
-    if np.issubdtype(dtype, np.floating):
-        return x.astype(dtype)
-    info = np.iinfo(dtype)
-    q = np.rint(x.astype(np.float32) / scale + zero_point) if scale else x
-    return np.clip(q, info.min, info.max).astype(dtype)
-
-
-@contextlib.contextmanager
-def _native_stderr_silenced() -> Iterator[None]:
-    """Send what C++ code writes to file descriptor 2 to /dev/null meanwhile (LiteRT announces its
-    XNNPACK delegate there on every load, and no setting turns that off). Python errors still raise."""
-    sys.stderr.flush()
-    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(null, 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(null)
-
-
 class _LiteRTRunner(_Runner):
+    """:class:`export.TFLiteRunner` (quantising inputs, dequantising outputs) one sample at a time."""
+
     def __init__(self, path: Path, num_threads: int):
-        interpreter = require("ai_edge_litert.interpreter", f"{path}: a LiteRT model")
         try:
-            with _native_stderr_silenced():
-                self.interpreter = interpreter.Interpreter(model_path=str(path), num_threads=num_threads)
-                self.interpreter.allocate_tensors()
+            self.lite = export.TFLiteRunner(path, num_threads)
         except (RuntimeError, ValueError) as error:
             raise StreamingError(f"{path}: LiteRT cannot load it ({error})") from None
-        self.input, self.output = self.interpreter.get_input_details()[0], self.interpreter.get_output_details()[0]
-        self.input_shape = tuple(int(d) for d in self.input["shape"][1:])
-        self.num_classes = int(self.output["shape"][-1])
+        self.input_shape = tuple(int(d) for d in self.lite.input["shape"][1:])
+        self.num_classes = int(self.lite.output["shape"][-1])
 
     def predict(self, x):
-        scale, zero = self.input["quantization"]
-        out_scale, out_zero = self.output["quantization"]
-        rows = []
-        for sample in x:  # exported with batch 1
-            self.interpreter.set_tensor(self.input["index"], _quantize(sample[None], self.input["dtype"], scale, zero))
-            self.interpreter.invoke()
-            y = self.interpreter.get_tensor(self.output["index"]).astype(np.float32)
-            rows.append(out_scale * (y - out_zero) if out_scale else y)
-        return np.concatenate(rows)
+        return np.concatenate([self.lite.run_one(sample[None]) for sample in x]).astype(np.float32)  # batch 1
 
 
 class _OnnxRunner(_Runner):

@@ -22,9 +22,10 @@ RANKS = {
     "catalog": 5, "cache": 5, "features": 5,
     "pipeline": 6, "models": 6,
     "training": 7, "evaluation": 7, "temporal": 7, "streams": 8,
-    "export": 8, "streaming": 8, "grading": 8, "pretraining": 8,
-    "serving": 9,
-    "__main__": 10,
+    "export": 8, "grading": 8, "pretraining": 8,
+    "streaming": 9,
+    "serving": 10,
+    "__main__": 11,
 }
 
 
