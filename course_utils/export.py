@@ -190,7 +190,7 @@ def io_dtype(value_range: Sequence[float]) -> str:
 
 def convert_tflite(saved_model: str | Path, kind: str, representative: Callable[[], Iterable[list[np.ndarray]]] | None = None,
                    integer_io: str = "uint8") -> bytes:
-    """Convert a SavedModel to TFLite, builtin ops only.
+    """Convert a SavedModel to TFLite, builtin ops only, debug strings stripped (:func:`strip_strings`).
 
     Args:
         saved_model: the folder of :func:`export_saved_model`.
@@ -222,11 +222,21 @@ def convert_tflite(saved_model: str | Path, kind: str, representative: Callable[
     printed = Printed()
     try:
         with quiet_native() as printed:
-            return converter.convert()
+            return strip_strings(converter.convert())
     except Exception as error:  # the converter raises ConverterError, or RuntimeError from calibration
         reason = printed.first_error() or str(error).strip().splitlines()[-1]
         raise ExportError(f"{saved_model}: the {kind} TFLite conversion with builtin ops only failed ({reason}); "
                           "an op TFLite does not have (MaxPooling3D, a rolled LSTM) is the usual cause") from error
+
+
+def strip_strings(content: bytes) -> bytes:
+    """A ``.tflite`` file's bytes without its debug strings (tensor and graph names, signature
+    names), as a release build ships it: the ops, weights and quantisation stay the same bytes.
+    Tensor names are long in a quantised graph (fused op names): about 9 % of the INT8 MobileNetV2 + BiLSTM file."""
+    tools = require("ai_edge_litert.tools.flatbuffer_utils")
+    model = tools.read_model_from_bytearray(content)
+    tools.strip_strings(model)
+    return bytes(tools.convert_object_to_bytearray(model))
 
 
 def convert_keras(model: Any, kind: str, representative: Callable[[], Iterable[list[np.ndarray]]] | None = None,

@@ -41,6 +41,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import json
+import math
 import time
 import zipfile
 from pathlib import Path
@@ -512,6 +513,9 @@ class ActionRecognizer:
             self.flow.reset(self.span)
         stats = self.stats = StreamStats(fps_source=src.fps)
         ring: collections.deque = collections.deque(maxlen=self.span)
+        # windows start every `stride` frames and take every `frame_step`-th one: only frames whose
+        # index is a multiple of gcd(stride, frame_step) ever reach the model, the others are not fitted
+        used_every, last_bgr = math.gcd(self.stride, self.frame_step), None
         latest: WindowResult | None = None
         start = anchor = time.perf_counter()  # frame i is due at anchor + i / fps
         frames = iter(src.frames)
@@ -519,8 +523,9 @@ class ActionRecognizer:
         while True:
             tick = time.perf_counter()
             waited = max(0.0, anchor + (index + 1) / src.fps - tick) if realtime and not src.live else 0.0
-            time.sleep(waited)  # a paced file or iterator: the frame is not there before it is due
-            tick += waited
+            if waited > 0:  # a paced file or iterator: the frame is not there before it is due
+                time.sleep(waited)
+                tick += waited
             bgr = next(frames, None)
             arrived = time.perf_counter()
             stats.decode_s += arrived - tick
@@ -529,7 +534,8 @@ class ActionRecognizer:
             index += 1
             if waited > 0 or (src.live and arrived - tick > 0.5 / src.fps):
                 anchor = arrived - index / src.fps  # idle until this frame came: on time again
-            ring.append(fit_frame(bgr, self.cover, self.size))
+            ring.append(fit_frame(bgr, self.cover, self.size) if index % used_every == 0 else None)
+            last_bgr = bgr
             fitted = time.perf_counter()
             stats.preprocess_s += fitted - arrived
             if self.flow is not None:
@@ -545,7 +551,8 @@ class ActionRecognizer:
                 on_frame(bgr, index, latest)
         stats.frames = index + 1
         if stats.windows == 0 and ring:  # shorter than one window: pad with the last frame
-            ring.extend([ring[-1]] * (self.span - len(ring)))
+            last = ring[-1] if ring[-1] is not None else fit_frame(last_bgr, self.cover, self.size)
+            ring.extend([last] * (self.span - len(ring)))
             latest = self._decide(ring, index + 1, time.perf_counter(), stats, padded=True)
             yield latest
         stats.seconds = time.perf_counter() - start

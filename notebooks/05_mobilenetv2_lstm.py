@@ -226,7 +226,7 @@ display(Markdown(
     f"{fit_scratch.seconds_per_epoch:.1f} s; the frozen head trained in {head_seconds['bilstm']:.1f} s on features "
     f"that took {feature_seconds:.1f} s to compute. In this run, fine-tuned scored "
     f"{scores['fine-tuned'].metrics['test_accuracy']:.3f}, frozen {scores['frozen (features)'].metrics['test_accuracy']:.3f} "
-    f"and scratch {scores['scratch'].metrics['test_accuracy']:.3f} after {END_TO_END} end-to-end epochs."))
+    f"and scratch {scores['scratch'].metrics['test_accuracy']:.3f} after {END_TO_END} end-to-end epoch{'s' if END_TO_END > 1 else ''}."))
 
 # %% [markdown]
 # *What you should see:* the curves of both runs and the three starting points side by side, each

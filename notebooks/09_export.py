@@ -297,7 +297,9 @@ display(Markdown(
     + f". One of the {len(test.labels)} test clips is {100 / len(test.labels):.1f} points. "
     f"Flex ops in all the files: {int(targets['Flex ops'].sum())}. An INT8 file stores, besides one byte per weight, "
     "a 32-bit bias and a scale and zero point per output channel, a scale and zero point per tensor, and the graph "
-    "itself: a model of many small ops (the unrolled BiLSTM) carries more of that than one of a few large convolutions."))
+    "itself: a model of many small ops (the unrolled BiLSTM) carries more of that than one of a few large convolutions. "
+    "Every `.tflite` file here, FP32 included, is written without its tensor names (`export.strip_strings`, as a "
+    "release build ships it), so the ratio compares weights and graph, not debug strings."))
 
 # %% [markdown]
 # ## 7. TensorRT, from the ONNX file
