@@ -1,6 +1,6 @@
 """Would the notebooks' Colab setup cell break Colab's TensorFlow, Keras, NumPy or OpenCV?
 
-The setup cell installs the bare course package (no extras; notebooks 09 on add the ``deploy`` extra:
+The setup cell installs the bare course package (no extras; notebooks that export or stream add the ``deploy`` extra:
 LiteRT, tf2onnx, ONNX Runtime) into a runtime that already has
 ``tensorflow`` (CUDA build), ``keras``, ``numpy`` and OpenCV (see ``ci/colab_constraints.txt``).
 Every tensorflow* distribution writes ``tensorflow/`` and every OpenCV variant writes ``cv2/``, so
@@ -42,7 +42,7 @@ CONSTRAINTS = REPO_ROOT / "ci" / "colab_constraints.txt"
 PYPROJECT = REPO_ROOT / "pyproject.toml"
 PIP_TIMEOUT_S = 300
 SETUP_CELL_EXTRAS = ("deploy",)
-"""The extras a notebook's Colab setup cell may install (the deploy notebooks 09 on): checked like the core."""
+"""The extras a notebook's Colab setup cell may install (the notebooks that export or stream): checked like the core."""
 
 
 def is_protected(name: str) -> bool:

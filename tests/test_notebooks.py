@@ -178,6 +178,20 @@ def test_smoothing_trades_label_switches_for_delay_on_the_test_stream(ci_run):
 
 
 @pytest.mark.notebooks
+def test_the_skeleton_fuses_with_rgb_and_shields_it_from_occluders(ci_run):
+    """Notebook 12: the better RGB + skeleton late fusion beats the better single stream by at
+    least a point, and on the occluded test clips it beats the RGB stream alone."""
+    metrics = runs.load_results(ci_run[1] / "results" / "12_skeleton_fusion.json")["metrics"]
+    streams = max(metrics["rgb_c3d_v2"]["test_accuracy"], metrics["skeleton"]["test_accuracy"])
+    fused = max(metrics["fusion_late_weighted"]["test_accuracy"], metrics["fusion_late_learned"]["test_accuracy"])
+    assert fused >= streams + 0.01
+    occluded = metrics["occluded"]
+    assert occluded["clips"] > 0
+    assert max(occluded["fusion_late_weighted_accuracy"], occluded["fusion_late_learned_accuracy"]) > \
+        occluded["rgb_c3d_v2_accuracy"]
+
+
+@pytest.mark.notebooks
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_executed_notebooks_show_no_library_log_lines_or_machine_paths(ci_run, name):
     """Native TensorFlow logs and AutoGraph notices belong in the runner's log, not in a reader's
