@@ -381,5 +381,6 @@ print(f"exercise: correct: {len(my_labels)} windows, {streaming.label_switches(n
 # - LiteRT (TensorFlow Lite) and ONNX Runtime documentation: the interpreters behind `ActionRecognizer.load`.
 #
 # **Next steps:** this is the last notebook of the core course. Point `recognize` at your own videos or
-# a webcam; train on a real dataset in the `full` profile and export it with notebook 09; or take one
-# of the extensions (attention over time, a skeleton stream, Grad-CAM over time).
+# a webcam; train on a real dataset in the `full` profile and export it with notebook 09; or go on to
+# the extensions: notebook 11 (attention over time, several time scales, a mask side task, Grad-CAM
+# over frames) and notebook 12 (a skeleton stream and its fusion with RGB).

@@ -178,6 +178,20 @@ def test_smoothing_trades_label_switches_for_delay_on_the_test_stream(ci_run):
 
 
 @pytest.mark.notebooks
+def test_the_attention_notebook_learns_masks_only_with_the_mask_loss(ci_run):
+    """Notebook 11: every head on the frozen features is well above chance; the decoder trained
+    with the mask loss finds the person (IoU far above the untrained decoder's), and the ablation
+    removed each scale once."""
+    metrics = runs.load_results(ci_run[1] / "results" / "11_attention_multiscale.json")["metrics"]
+    heads = {k: m for k, m in metrics.items() if k.startswith("head_")}
+    assert {"head_lstm", "head_bilstm", "head_average", "head_multiscale_attention"} <= set(heads)
+    assert all(m["test_accuracy"] > 3 / 14 for m in heads.values())
+    assert {f"ablation_without_dilation_{d}" for d in (1, 2, 4)} <= set(metrics)
+    with_mask, without = metrics["segmenter_with_mask_loss"], metrics["segmenter_without_mask_loss"]
+    assert with_mask["mask_iou"] > 0.3 and with_mask["mask_iou"] > without["mask_iou"] + 0.2
+
+
+@pytest.mark.notebooks
 def test_the_skeleton_fuses_with_rgb_and_shields_it_from_occluders(ci_run):
     """Notebook 12: the better RGB + skeleton late fusion beats the better single stream by at
     least a point, and on the occluded test clips it beats the RGB stream alone."""
