@@ -298,9 +298,12 @@ class Segment:
 # --------------------------------------------------------------------------- sources
 
 
+_END = object()  # the end of a source (None stands for a frame decoded but not retrieved)
+
+
 @dataclasses.dataclass
 class _Source:
-    frames: Iterator[np.ndarray]  # BGR frames, any size
+    frames: Iterator[np.ndarray | None]  # BGR frames, any size (None: not retrieved, see open_source)
     fps: float
     name: str
     live: bool
@@ -326,8 +329,9 @@ def _rgb_to_bgr(frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
 
 
 def open_source(source: str | Path | int | Iterable[np.ndarray], fps: float | None = None,
-                threads: int | None = None) -> _Source:
-    """A video file, a webcam index (``int``) or an iterable of RGB uint8 frames, as a stream."""
+                threads: int | None = None, keep: Callable[[int], bool] | None = None) -> _Source:
+    """A video file, a webcam index (``int``) or an iterable of RGB uint8 frames, as a stream.
+    ``keep``: of a file, only the frames whose index it accepts are retrieved, None stands for the others."""
     if isinstance(source, (int, np.integer)) and not isinstance(source, bool):
         capture = cv2.VideoCapture(int(source))
         if not capture.isOpened():
@@ -339,7 +343,7 @@ def open_source(source: str | Path | int | Iterable[np.ndarray], fps: float | No
         path = Path(source)
         header_fps = video.header_fps(path)  # raises the named errors now: missing, empty, not a video...
         # BGR: the conversion to RGB happens after the resize, on the small image (fit_frame)
-        return _Source(video.iter_frames(path, threads=threads, bgr=True), fps or header_fps or DEFAULT_FPS,
+        return _Source(video.iter_frames(path, threads=threads, bgr=True, keep=keep), fps or header_fps or DEFAULT_FPS,
                        str(path), live=False)
     return _Source(_rgb_to_bgr(source), fps or DEFAULT_FPS, "frames", live=False)
 
@@ -506,16 +510,19 @@ class ActionRecognizer:
         ``self.stats`` holds the costs of the pass (:class:`StreamStats`), complete when the
         generator ends.
         """
-        src = open_source(source, fps, threads)
+        # windows start every `stride` frames and take every `frame_step`-th one: only frames whose
+        # index is a multiple of gcd(stride, frame_step) ever reach the model; the others are not
+        # fitted, nor retrieved from a file once a window is full (nothing else needs them then)
+        used_every, last_bgr = math.gcd(self.stride, self.frame_step), None
+        needs_all = self.flow is not None or on_frame is not None or used_every == 1
+        keep = None if needs_all else (lambda i: i < self.span or i % used_every == 0)
+        src = open_source(source, fps, threads, keep)
         realtime = src.live if realtime is None else realtime
         self.smoother.reset()
         if self.flow is not None:
             self.flow.reset(self.span)
         stats = self.stats = StreamStats(fps_source=src.fps)
         ring: collections.deque = collections.deque(maxlen=self.span)
-        # windows start every `stride` frames and take every `frame_step`-th one: only frames whose
-        # index is a multiple of gcd(stride, frame_step) ever reach the model, the others are not fitted
-        used_every, last_bgr = math.gcd(self.stride, self.frame_step), None
         latest: WindowResult | None = None
         start = anchor = time.perf_counter()  # frame i is due at anchor + i / fps
         frames = iter(src.frames)
@@ -526,16 +533,16 @@ class ActionRecognizer:
             if waited > 0:  # a paced file or iterator: the frame is not there before it is due
                 time.sleep(waited)
                 tick += waited
-            bgr = next(frames, None)
+            bgr = next(frames, _END)
             arrived = time.perf_counter()
             stats.decode_s += arrived - tick
-            if bgr is None:
+            if bgr is _END:
                 break
             index += 1
             if waited > 0 or (src.live and arrived - tick > 0.5 / src.fps):
                 anchor = arrived - index / src.fps  # idle until this frame came: on time again
             ring.append(fit_frame(bgr, self.cover, self.size) if index % used_every == 0 else None)
-            last_bgr = bgr
+            last_bgr = bgr if bgr is not None else last_bgr
             fitted = time.perf_counter()
             stats.preprocess_s += fitted - arrived
             if self.flow is not None:

@@ -222,7 +222,7 @@ def header_fps(path: str | Path) -> float:
 
 
 def iter_frames(path: str | Path, gray: bool = False, *, threads: int | None = None,
-                bgr: bool = False) -> Iterator[np.ndarray]:
+                bgr: bool = False, keep: Callable[[int], bool] | None = None) -> Iterator[np.ndarray | None]:
     """Decode ``path`` one frame at a time; at the end, check that the whole stream was decoded.
 
     Args:
@@ -231,6 +231,8 @@ def iter_frames(path: str | Path, gray: bool = False, *, threads: int | None = N
         threads: FFmpeg decoder threads (None: OpenCV's default; 1 for one-core measurements).
         bgr: colour frames in OpenCV's BGR order, as decoded (no conversion, e.g. to resize a
             large frame before converting the small one); ignored with ``gray``.
+        keep: frames whose index it rejects are decoded and counted but not retrieved (no
+            copy, no colour conversion), and None is yielded in their place.
 
     Returns:
         An iterator of uint8 frames ``(H, W, 3)`` RGB (BGR with ``bgr``; ``(H, W)`` with ``gray``).
@@ -238,7 +240,7 @@ def iter_frames(path: str | Path, gray: bool = False, *, threads: int | None = N
     """
     with _Decoder(path, threads) as decoder:
         while decoder.grab():
-            yield decoder.retrieve(gray, bgr)
+            yield decoder.retrieve(gray, bgr) if keep is None or keep(decoder.count - 1) else None
         decoder.check_complete()
 
 

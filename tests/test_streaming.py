@@ -112,6 +112,19 @@ def test_windows_cover_the_stream_every_stride():
     assert not any(r.padded for r in results)
 
 
+def test_a_file_gives_the_same_windows_whether_unused_frames_are_retrieved_or_not(tmp_path):
+    """With frame_step 2 and an even stride, odd frames never reach the model: the recognizer skips
+    retrieving them from a file, unless something needs every frame (a live view's on_frame)."""
+    path = video.write_video(tmp_path / "clip.avi", np.stack(bright_frames(0, 20) + bright_frames(2, 30)), 10)
+    recognizer = streaming.ActionRecognizer(FakeRunner(), CLASSES, stride=4, frame_step=2)
+    skipped = [(r.start, r.end, r.raw_label, r.probs.tolist()) for r in recognizer.stream(path)]
+    seen = []
+    every = [(r.start, r.end, r.raw_label, r.probs.tolist())
+             for r in recognizer.stream(path, on_frame=lambda bgr, i, latest: seen.append(bgr is not None))]
+    assert skipped == every and len(seen) == recognizer.stats.frames == 50 and all(seen)
+    assert skipped[0][2] == "clap" and skipped[-1][2] == "wave"
+
+
 def test_a_clip_shorter_than_a_window_is_scored_once_padded():
     recognizer = streaming.ActionRecognizer(FakeRunner(), CLASSES)
     results = list(recognizer.stream(bright_frames(1, 3), fps=10))

@@ -131,6 +131,9 @@ def test_iter_frames_in_bgr_and_the_header_fps(mpeg4_avi, gray_video):
     assert np.array_equal(np.stack(list(video.iter_frames(mpeg4_avi.path, threads=1, bgr=True))), rgb[..., ::-1])
     assert np.stack(list(video.iter_frames(gray_video.path, bgr=True))).shape == (20, 120, 160, 3)
     assert video.header_fps(mpeg4_avi.path) == pytest.approx(mpeg4_avi.fps)
+    kept = list(video.iter_frames(mpeg4_avi.path, threads=1, keep=lambda i: i % 3 == 0))
+    assert len(kept) == len(rgb) and all((f is None) == (i % 3 != 0) for i, f in enumerate(kept))
+    assert np.array_equal(np.stack(kept[::3]), rgb[::3])
 
 
 # --- load_clip ----------------------------------------------------------------------------------
