@@ -214,6 +214,20 @@ def temporal_indices(num_cached: int, clip_frames: int, training: bool, rng: np.
     return start + video.uniform_indices(length, clip_frames)
 
 
+def clip_frame_indices(num_frames: int, clip_frames: int, training: bool = False,
+                       rng: np.random.Generator | None = None, speed: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
+    """Which frames of a ``num_frames`` video make a clip: the frame cache's uniform frames
+    (:func:`cache_spec`), then :func:`temporal_indices` of them. Per-frame ground truth (joints,
+    masks) cut with these indices covers the same instants as the clip the models see.
+
+    Returns:
+        int64 ``(clip_frames,)`` frame indices of the video.
+    """
+    cached = video.uniform_indices(num_frames, CACHE_FRAMES_FACTOR * clip_frames)
+    rng = rng if rng is not None else np.random.default_rng(0)
+    return cached[temporal_indices(len(cached), clip_frames, training, rng, speed=speed)]
+
+
 def crop_box(height: int, width: int, image_size: int, training: bool, rng: np.random.Generator,
              augment: Augment, flippable: bool) -> tuple[np.ndarray, bool]:
     """The crop of one clip, ``[top, left, side]`` in cached pixels, and whether to mirror it.

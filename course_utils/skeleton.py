@@ -3,8 +3,8 @@
 Joints come from the synthetic set's per-frame ground truth (``gt`` column of the manifest);
 a pose estimator's output would enter at the same place, as ``(T, J, 2)`` pixel coordinates.
 
-* :func:`load_joints` reads one video's joints; :func:`clip_joint_indices` picks the same frames
-  the RGB clips use (the frame cache's uniform frames, then the pipeline's clip sampling);
+* :func:`load_joints` reads one video's joints, cut at the frames the RGB clips use by
+  ``pipeline.clip_frame_indices``;
 * :func:`normalize` centres a clip on the mean pelvis and scales it by the torso length;
   :func:`joint_features` adds velocities, so a clip becomes ``(T, J, 4)``;
 * :func:`adjacency` is the skeleton's normalised graph, :class:`GraphConv` a spatial graph
@@ -23,7 +23,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from . import pipeline, video
+from . import pipeline
 from .actions import BONES, JOINT_NAMES
 from .jobs import CourseError
 
@@ -64,22 +64,6 @@ def load_joints(path: str | Path) -> np.ndarray:
         raise SkeletonError(f"ground-truth file {path.name} holds joints of shape {joints.shape}, "
                             f"not (frames, {len(JOINT_NAMES)}, 2)")
     return joints
-
-
-def clip_joint_indices(num_frames: int, clip_frames: int, training: bool = False,
-                       rng: np.random.Generator | None = None, speed: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
-    """Which frames of a ``num_frames`` video make the clip the RGB models see.
-
-    The frame cache keeps ``pipeline.CACHE_FRAMES_FACTOR * clip_frames`` uniform frames of the
-    video, and ``pipeline.temporal_indices`` picks the clip from those: the same two steps here,
-    so a skeleton clip and an RGB clip of a video cover the same instants.
-
-    Returns:
-        int64 ``(clip_frames,)`` frame indices of the video.
-    """
-    cached = video.uniform_indices(num_frames, pipeline.CACHE_FRAMES_FACTOR * clip_frames)
-    rng = rng if rng is not None else np.random.default_rng(0)
-    return cached[pipeline.temporal_indices(len(cached), clip_frames, training, rng, speed=speed)]
 
 
 # --------------------------------------------------------------------------- normalisation and features
@@ -163,7 +147,8 @@ def skeleton_arrays(rows: pd.DataFrame, root: str | Path, clip_frames: int, trai
     for gt, frames in zip(rows["gt"], rows["frames"]):
         joints = load_joints(Path(root) / gt)
         for _ in range(views if training else 1):
-            clip = joints[np.minimum(clip_joint_indices(int(frames), clip_frames, training, rng, speed), len(joints) - 1)]
+            clip = joints[np.minimum(pipeline.clip_frame_indices(int(frames), clip_frames, training, rng, speed),
+                                    len(joints) - 1)]
             if training and rng.random() < 0.5:
                 clip = mirror(clip)
             if jitter > 0:

@@ -542,7 +542,8 @@ class ActionRecognizer:
             if waited > 0 or (src.live and arrived - tick > 0.5 / src.fps):
                 anchor = arrived - index / src.fps  # idle until this frame came: on time again
             ring.append(fit_frame(bgr, self.cover, self.size) if index % used_every == 0 else None)
-            last_bgr = bgr if bgr is not None else last_bgr
+            if bgr is not None:
+                last_bgr = bgr
             fitted = time.perf_counter()
             stats.preprocess_s += fitted - arrived
             if self.flow is not None:
@@ -558,8 +559,7 @@ class ActionRecognizer:
                 on_frame(bgr, index, latest)
         stats.frames = index + 1
         if stats.windows == 0 and ring:  # shorter than one window: pad with the last frame
-            last = ring[-1] if ring[-1] is not None else fit_frame(last_bgr, self.cover, self.size)
-            ring.extend([last] * (self.span - len(ring)))
+            ring.extend([fit_frame(last_bgr, self.cover, self.size)] * (self.span - len(ring)))
             latest = self._decide(ring, index + 1, time.perf_counter(), stats, padded=True)
             yield latest
         stats.seconds = time.perf_counter() - start

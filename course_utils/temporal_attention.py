@@ -187,9 +187,8 @@ def branch_contributions(model: keras.Model, scales=SCALES) -> dict[int, float]:
 def clip_masks(table: pd.DataFrame, split: str, clip_frames: int, image_size: int, mask_size: int) -> np.ndarray:
     """The person masks of the evaluation clips of ``split``, cut like the frames.
 
-    The frame cache keeps ``2 * clip_frames`` uniform frames brought to the cache's side by
-    ``video.fit_frames``; an evaluation clip takes ``pipeline.temporal_indices`` of them and the
-    central ``image_size`` square (``pipeline.crop_box``). The masks go the same way (as
+    An evaluation clip takes the frames ``pipeline.clip_frame_indices`` names, brought to the
+    cache's side by ``video.fit_frames``, and their central ``image_size`` square (``pipeline.crop_box``). The masks go the same way (as
     fractions of the person in each pixel), then to ``mask_size`` pixels (area), then to
     True where more than half of a pixel is person.
 
@@ -207,10 +206,9 @@ def clip_masks(table: pd.DataFrame, split: str, clip_frames: int, image_size: in
     out = []
     for _, row in table[table["split"] == split].iterrows():
         mask = synthetic.load_ground_truth(root / row["gt"])["mask"].astype(np.float32)
-        cached = video.fit_frames(mask[video.sample_indices(spec.sampling, len(mask), spec.frames)], spec.size, spec.fit)
-        picks = pipeline.temporal_indices(len(cached), clip_frames, False, np.random.default_rng(0))
-        (top, left, side), _ = pipeline.crop_box(*cached.shape[1:3], image_size, False, None, pipeline.NO_AUGMENT, False)
-        clip = cached[picks, top:top + side, left:left + side]
+        fitted = video.fit_frames(mask[pipeline.clip_frame_indices(len(mask), clip_frames)], spec.size, spec.fit)
+        (top, left, side), _ = pipeline.crop_box(*fitted.shape[1:3], image_size, False, None, pipeline.NO_AUGMENT, False)
+        clip = fitted[:, top:top + side, left:left + side]
         out.append(video.resize_clip(clip, mask_size) > 0.5)
     return np.stack(out)
 

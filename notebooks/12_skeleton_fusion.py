@@ -90,8 +90,9 @@ display(Markdown(f"**{len(table)}** videos, {len(NAMES)} classes; clips of {cfg.
 #
 # The synthetic set stores each clip's ground-truth joints (what a perfect pose estimator would
 # return). The RGB models see 16 frames: the frame cache keeps 32 frames spread over the video and
-# a clip takes 16 of those. `clip_joint_indices` makes the same two steps, so the skeleton clip and
-# the RGB clip of a video show the same instants, and their scores compare video by video.
+# a clip takes 16 of those. `pipeline.clip_frame_indices` makes the same two steps, so the
+# skeleton clip and the RGB clip of a video show the same instants, and their scores compare
+# video by video.
 #
 # Raw pixels are a poor input: the same squat drawn twice as large, or further left, would look like
 # a different action. `normalize` subtracts the clip's **mean pelvis position** and divides by its
@@ -102,7 +103,7 @@ display(Markdown(f"**{len(table)}** videos, {len(NAMES)} classes; clips of {cfg.
 # %%
 row = parts["test"][parts["test"]["label"] == "jumping_jack"].iloc[0]
 joints = skeleton.load_joints(Path(ROOT) / row["gt"])
-clip = joints[skeleton.clip_joint_indices(int(row["frames"]), cfg.clip_frames)]
+clip = joints[pipeline.clip_frame_indices(int(row["frames"]), cfg.clip_frames)]
 features = skeleton.joint_features(clip)
 fig, axes = plt.subplots(1, 2, figsize=(7.5, 3.6))
 for ax, points, title in ((axes[0], clip, "pixels"), (axes[1], features[..., :2], "normalised (torso lengths)")):

@@ -60,12 +60,12 @@ def test_missing_corrupt_or_misshapen_joint_files_name_the_file(tmp_path):
 def test_evaluation_frames_are_those_of_the_rgb_clip(num_frames):
     cached = video.uniform_indices(num_frames, pipeline.CACHE_FRAMES_FACTOR * 16)
     expected = cached[video.uniform_indices(len(cached), 16)]
-    assert np.array_equal(skeleton.clip_joint_indices(num_frames, 16), expected)
+    assert np.array_equal(pipeline.clip_frame_indices(num_frames, 16), expected)
 
 
 def test_training_frames_are_random_ordered_and_in_range():
     rng = np.random.default_rng(1)
-    draws = [skeleton.clip_joint_indices(60, 16, training=True, rng=rng, speed=(0.6, 1.0)) for _ in range(20)]
+    draws = [pipeline.clip_frame_indices(60, 16, training=True, rng=rng, speed=(0.6, 1.0)) for _ in range(20)]
     assert all(len(d) == 16 and d.min() >= 0 and d.max() < 60 and np.all(np.diff(d) >= 0) for d in draws)
     assert len({tuple(d) for d in draws}) > 1
 
