@@ -180,15 +180,15 @@ def test_smoothing_trades_label_switches_for_delay_on_the_test_stream(ci_run):
 @pytest.mark.notebooks
 def test_the_attention_notebook_learns_masks_only_with_the_mask_loss(ci_run):
     """Notebook 11: every head on the frozen features is well above chance; the decoder trained
-    with the mask loss finds the person (IoU far above the untrained decoder's), and the ablation
-    removed each scale once."""
+    with the mask loss finds the person (test IoU above 0.5, far above the untrained decoder's),
+    and the ablation removed each scale once."""
     metrics = runs.load_results(ci_run[1] / "results" / "11_attention_multiscale.json")["metrics"]
     heads = {k: m for k, m in metrics.items() if k.startswith("head_")}
     assert {"head_lstm", "head_bilstm", "head_average", "head_multiscale_attention"} <= set(heads)
     assert all(m["test_accuracy"] > 3 / 14 for m in heads.values())
     assert {f"ablation_without_dilation_{d}" for d in (1, 2, 4)} <= set(metrics)
     with_mask, without = metrics["segmenter_with_mask_loss"], metrics["segmenter_without_mask_loss"]
-    assert with_mask["mask_iou"] > 0.3 and with_mask["mask_iou"] > without["mask_iou"] + 0.2
+    assert with_mask["mask_iou"] > 0.5 and with_mask["mask_iou"] > without["mask_iou"] + 0.2
 
 
 @pytest.mark.notebooks
@@ -203,6 +203,21 @@ def test_the_skeleton_fuses_with_rgb_and_shields_it_from_occluders(ci_run):
     assert occluded["clips"] > 0
     assert max(occluded["fusion_late_weighted_accuracy"], occluded["fusion_late_learned_accuracy"]) > \
         occluded["rgb_c3d_v2_accuracy"]
+
+
+@pytest.mark.notebooks
+def test_the_temporal_window_ablation_covers_its_grid(ci_run):
+    """Notebook 12's window ablation: every length with and without speed augmentation, scored on
+    the test and the slowed test clips; the skeleton tells sit down from stand up at every length."""
+    results = runs.load_results(ci_run[1] / "results" / "12_skeleton_fusion.json")
+    window = results["metrics"]["window"]
+    for frames in (8, 16, 32):
+        for training_clips in ("plain", "speed"):
+            run = f"{frames}_frames_{training_clips}"
+            assert 3 / 14 < window[f"{run}_test_accuracy"] <= 1 and 0 < window[f"{run}_slowed_accuracy"] <= 1
+            assert window[f"{run}_sit_down_vs_stand_up_accuracy"] >= 0.85
+    cost = results["extra"]["cnn_window_cost"]
+    assert cost["8"]["parameters"] < cost["16"]["parameters"] < cost["32"]["parameters"]
 
 
 @pytest.mark.notebooks
