@@ -34,6 +34,7 @@ import pandas as pd
 import tensorflow as tf
 from sklearn.metrics import (accuracy_score, classification_report, confusion_matrix,
                              precision_recall_fscore_support, top_k_accuracy_score)
+from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
 from .config import Config
 from .fusion import save_scores
@@ -237,6 +238,30 @@ def confusion_figure(labels: Sequence[int], probs: np.ndarray, class_names: Sequ
 def count_params(model: keras.Model) -> int:
     """All weights of ``model`` (trainable and not)."""
     return int(model.count_params())
+
+
+def count_flops(model: keras.Model, input_shape: Sequence[int]) -> int:
+    """Floating-point operations of ``model(x, training=False)`` on one input of ``input_shape``, as
+    TensorFlow's profiler counts them in the model's frozen graph: two per multiply-add of the
+    convolutions and dense layers, plus the element-wise ops it has a count for. Fixed by the
+    architecture (unlike a measured time), so it belongs in ``metrics``.
+    """
+    call = tf.function(tf.autograph.experimental.do_not_convert(lambda inputs: model(inputs, training=False)))
+    concrete = call.get_concrete_function(tf.TensorSpec((1, *input_shape), tf.float32))
+    graph_def = convert_variables_to_constants_v2(concrete).graph.as_graph_def()
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")  # the v1 profiler announces that it is a v1 API
+    try:
+        with tf.Graph().as_default() as graph:
+            tf.graph_util.import_graph_def(graph_def, name="")
+            builder = tf.compat.v1.profiler.ProfileOptionBuilder
+            options = builder(builder.float_operation()).with_empty_output().build()
+            info = tf.compat.v1.profiler.profile(graph=graph, run_meta=tf.compat.v1.RunMetadata(), cmd="op",
+                                                 options=options)
+    finally:
+        logger.setLevel(level)
+    return int(info.total_float_ops)
 
 
 def time_inference(model: keras.Model, input_shape: Sequence[int], batch_size: int = 1, repeats: int = 20,

@@ -130,8 +130,10 @@ display(Markdown(f"v1: **{v1.count_params():,}** parameters, {V1_EPOCHS} epochs 
 # ## 3. v2: compact, factorised, and aware of time
 #
 # A 3x3x3 filter mixes space and time in one step. **(2+1)D** splits it: a 3x3 `Conv2D` on every
-# frame (time folded into the batch), then a `Conv2D((3, 1))` along time for every pixel. Fewer
-# weights, an extra non-linearity in between, and on a CPU several times faster. Three more choices:
+# frame (time folded into the batch), then a `Conv2D((3, 1))` along time for every pixel: 9 + 3
+# multiply-adds per pair of channels instead of 27, so fewer weights and operations at the same
+# width, and an extra non-linearity in between. v2 spends part of the savings on keeping more of
+# the frame rate (compare the FLOPs in section 4). Three more choices:
 #
 # * a **frame-difference** input: the signed change `x[t] - x[t-1]` next to the pixels, so motion is
 #   visible from the first layer;
@@ -167,12 +169,17 @@ display(Markdown(f"v2: **{v2.count_params():,}** parameters ({v1.count_params() 
 # (one clip of the test set moves accuracy by almost a point, so a difference of a few points between
 # two models may be noise), top-5, macro precision/recall/F1, and the **pairwise accuracy** of each
 # motion-only pair: among the test clips of the two classes, how often the model gives the true class
-# a higher probability than its twin (0.5 is a coin toss).
+# a higher probability than its twin (0.5 is a coin toss). Beside them, what each model costs: its
+# parameters, its **FLOPs** per clip (`evaluation.count_flops`: the floating-point operations of one
+# forward pass, counted in the model's graph), seconds per training epoch and measured milliseconds
+# per clip.
 
 # %%
 scores = {"c3d_v1": evaluation.evaluate(v1, data["test"]), "c3d_v2": evaluation.evaluate(v2, data["test"])}
 fits = {"c3d_v1": fit_v1, "c3d_v2": fit_v2}
-comparison = pd.DataFrame({name: {"parameters": s.metrics["params"], "s / epoch": round(fits[name].seconds_per_epoch, 1),
+mflops = {name: round(evaluation.count_flops(model, CLIP) / 1e6, 1) for name, model in (("c3d_v1", v1), ("c3d_v2", v2))}
+comparison = pd.DataFrame({name: {"parameters": s.metrics["params"], "MFLOPs / clip": mflops[name],
+                                  "s / epoch": round(fits[name].seconds_per_epoch, 1),
                                   "ms / clip": s.extra["inference_ms_per_clip"],
                                   "test accuracy": f"{s.metrics['test_accuracy']:.3f} "
                                                    f"[{s.metrics['test_accuracy_low']:.2f}, {s.metrics['test_accuracy_high']:.2f}]",
@@ -193,7 +200,9 @@ confused = evaluation.top_confusions(scores["c3d_v2"].labels, scores["c3d_v2"].p
 display(Markdown(
     f"In this run **{best}** scored higher on test ({scores[best].metrics['test_accuracy']:.3f}), with "
     f"{scores['c3d_v1'].metrics['params'] / scores['c3d_v2'].metrics['params']:.0f}x "
-    f"{'more' if best == 'c3d_v1' else 'fewer'} parameters than the other. v2's most frequent mistakes: "
+    f"{'more' if best == 'c3d_v1' else 'fewer'} parameters than the other; a v1 clip takes "
+    f"{mflops['c3d_v1'] / mflops['c3d_v2']:.1f}x v2's floating-point operations ({mflops['c3d_v1']:,.0f} against "
+    f"{mflops['c3d_v2']:,.0f} million). v2's most frequent mistakes: "
     + "; ".join(f"{r.true} taken for {r.predicted} ({r.clips} clips)" for r in confused.itertuples()) + "."))
 
 # %% [markdown]
@@ -276,7 +285,7 @@ scores_file = evaluation.save_stream_scores(cfg, "c3d_v2", v2, {"val": data["val
 results_path = runs.save_results(
     cfg, "04_cnn3d_scratch", metrics=metrics, timings_s=watch.total(),
     extra={"settings": settings, "v1_epochs": V1_EPOCHS, "v2_options": V2_OPTIONS, "ablation_epochs": ablation_epochs,
-           "seconds_per_epoch": {name: round(f.seconds_per_epoch, 2) for name, f in fits.items()},
+           "seconds_per_epoch": {name: round(f.seconds_per_epoch, 2) for name, f in fits.items()}, "mflops_per_clip": mflops,
            **{f"{name}_evaluation": s.extra for name, s in scores.items()}})
 display(Markdown(f"Results written to `{results_path.name}`, v2's per-video scores (for the fusion of notebook 08) to "
                  f"`{scores_file.name}`; this run took {watch.total()['total']:.0f} s."))

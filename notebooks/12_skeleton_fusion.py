@@ -393,7 +393,7 @@ display(Markdown(
 # Why on the skeleton stream? Its models train in seconds, so six runs fit in this notebook. The
 # same grid on notebook 04's (2+1)D CNN would need that notebook's full schedule six times over,
 # since in the course's trials short runs of it left *sit down / stand up* near a coin toss whatever
-# the window. What the window costs the 3D CNN needs no training, and is measured last.
+# the window. What the window costs the 3D CNN needs no training, and is counted last.
 
 # %%
 SPEEDS = {"no speed change": (1.0, 1.0), "speed 0.6-1.0": (0.6, 1.0)}
@@ -416,20 +416,23 @@ for frames in window_frames:
             "test accuracy": m["test_accuracy"], "low": m["test_accuracy_low"], "high": m["test_accuracy_high"],
             **{f"{a} / {b}": m[f"{a}_vs_{b}_accuracy"] for a, b in PAIRS},
             "slowed test accuracy": float(np.mean(model.predict(slowed, verbose=0).argmax(1) == labels["test"])),
+            "MFLOPs / clip": evaluation.count_flops(model, train_clips.shape[1:]) / 1e6,
             "ms / clip": evaluation.time_inference(model, train_clips.shape[1:], batch_size=TIMING_BATCH)}
 windows = pd.DataFrame(window_rows).T.rename_axis(["frames", "training clips"])
 windows.round(3)
 
 # %% [markdown]
-# And what the window costs the (2+1)D CNN of notebook 04, built as there (untrained: the cost of a
-# clip does not depend on the weights), at 48 px:
+# And what the window costs the (2+1)D CNN of notebook 04, built as there at 48 px and untrained
+# (the cost of a clip does not depend on the weights): its parameters, its **FLOPs** per clip
+# (floating-point operations, counted in its graph: fixed by the architecture) and its measured
+# time per clip on this machine. The plot shows FLOPs; times vary from machine to machine.
 
 # %%
 v2_options = runs.load_results(cfg.results_dir / "04_cnn3d_scratch.json")["extra"]["v2_options"]
 cnn_cost = {}
 for frames in window_frames:
     cnn = models.build_model("c3d_v2", (frames, settings["image_size"], settings["image_size"], 3), len(NAMES), **v2_options)
-    cnn_cost[frames] = {"parameters": evaluation.count_params(cnn),
+    cnn_cost[frames] = {"parameters": evaluation.count_params(cnn), "MFLOPs / clip": evaluation.count_flops(cnn, cnn.input_shape[1:]) / 1e6,
                         "ms / clip": evaluation.time_inference(cnn, cnn.input_shape[1:], batch_size=TIMING_BATCH)}
 cnn_cost = pd.DataFrame(cnn_cost).T.rename_axis("frames")
 fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2))
@@ -440,10 +443,10 @@ for augmentation, color in zip(SPEEDS, ("tab:blue", "tab:orange")):
               label=f"{augmentation}: slowed test")
 left.set(xlabel="frames per clip", ylabel="accuracy", xticks=list(window_frames), title="skeleton stream")
 left.legend(fontsize=7)
-right.plot(cnn_cost.index, cnn_cost["ms / clip"], marker="o", color="tab:gray", label="(2+1)D CNN of notebook 04")
-right.plot(window_frames, windows.xs("no speed change", level="training clips")["ms / clip"], marker="o", color="tab:green",
-           label="skeleton (temporal conv)")
-right.set(xlabel="frames per clip", ylabel=f"ms per clip (batches of {TIMING_BATCH})", xticks=list(window_frames), yscale="log",
+right.plot(cnn_cost.index, cnn_cost["MFLOPs / clip"], marker="o", color="tab:gray", label="(2+1)D CNN of notebook 04")
+right.plot(window_frames, windows.xs("no speed change", level="training clips")["MFLOPs / clip"], marker="o",
+           color="tab:green", label="skeleton (temporal conv)")
+right.set(xlabel="frames per clip", ylabel="million FLOPs per clip", xticks=list(window_frames), yscale="log",
           title="what a clip costs")
 right.legend(fontsize=7)
 fig.tight_layout()
@@ -454,7 +457,8 @@ cnn_cost.astype({"parameters": int}).round(2)
 slowed_gain = {frames: windows.loc[(frames, "speed 0.6-1.0"), "slowed test accuracy"]
                - windows.loc[(frames, "no speed change"), "slowed test accuracy"] for frames in window_frames}
 best_window = windows["test accuracy"].idxmax()
-skeleton_ms = windows["ms / clip"]
+skeleton_flops = windows["MFLOPs / clip"]
+flops_ratio, ms_ratio = (cnn_cost[c].iloc[-1] / cnn_cost[c].iloc[0] for c in ("MFLOPs / clip", "ms / clip"))
 display(Markdown(
     f"The best test accuracy here is {windows['test accuracy'].max():.3f} ({best_window[0]} frames, "
     f"{best_window[1]}), the worst {windows['test accuracy'].min():.3f}; "
@@ -462,10 +466,10 @@ display(Markdown(
        else "not all intervals overlap. ")
     + "On the slowed clips, speed augmentation changes the accuracy by "
     + ", ".join(f"{gain * 100:+.1f} points at {frames} frames" for frames, gain in slowed_gain.items()) + ". "
-    f"A clip of {window_frames[-1]} frames costs the (2+1)D CNN {cnn_cost['ms / clip'].iloc[-1] / cnn_cost['ms / clip'].iloc[0]:.1f}x "
-    f"the time of one of {window_frames[0]} frames ({cnn_cost['ms / clip'].iloc[0]:.2f} against "
-    f"{cnn_cost['ms / clip'].iloc[-1]:.2f} ms); the skeleton model {skeleton_ms.min():.2f}-{skeleton_ms.max():.2f} ms "
-    "at every length."))
+    f"A clip of {window_frames[-1]} frames costs the (2+1)D CNN {flops_ratio:.1f}x the FLOPs of one of {window_frames[0]} "
+    f"frames ({cnn_cost['MFLOPs / clip'].iloc[0]:.0f} against {cnn_cost['MFLOPs / clip'].iloc[-1]:.0f} million) and "
+    f"{ms_ratio:.1f}x the measured time ({cnn_cost['ms / clip'].iloc[0]:.2f} against {cnn_cost['ms / clip'].iloc[-1]:.2f} ms "
+    f"a clip); the skeleton model {skeleton_flops.min():.1f}-{skeleton_flops.max():.1f} million FLOPs."))
 
 # %% [markdown]
 # *What you should see:* *sit down / stand up* told apart at every length (8 frames already show
@@ -512,9 +516,12 @@ jitter_keys = {"skeleton": "skeleton", "late fusion (clean w)": "fusion_clean_we
 metrics["jitter"] = {f"{key}_sigma_{sigma:g}": float(jitter.loc[sigma, column])
                      for sigma in jitter.index for column, key in jitter_keys.items()}
 metrics["jitter"].update({f"noisy_weight_sigma_{sigma:g}": w for sigma, w in noisy_weights.items()})
+metrics["window_cnn_cost"] = {**{f"{frames}_frames_params": int(cnn_cost.loc[frames, "parameters"]) for frames in window_frames},
+                              **{f"{frames}_frames_mflops": float(cnn_cost.loc[frames, "MFLOPs / clip"]) for frames in window_frames}}
 metrics["window"] = {f"{frames}_frames_{'speed' if speed != (1.0, 1.0) else 'plain'}_{key}": float(windows.loc[(frames, name), column])
                      for frames in window_frames for name, speed in SPEEDS.items()
                      for column, key in (("test accuracy", "test_accuracy"), ("slowed test accuracy", "slowed_accuracy"),
+                                         ("MFLOPs / clip", "mflops"),
                                          *((f"{a} / {b}", f"{a}_vs_{b}_accuracy") for a, b in PAIRS))}
 results_path = runs.save_results(cfg, "12_skeleton_fusion", metrics=metrics, timings_s=watch.total(),
                                  extra={"skeleton_stream": SKELETON, "best_fusion": keys[best_fusion],
@@ -522,8 +529,7 @@ results_path = runs.save_results(cfg, "12_skeleton_fusion", metrics=metrics, tim
                                         "seconds_per_epoch": {n: r.seconds_per_epoch for n, r in skeleton_runs.items()},
                                         "window_ms_per_clip": {f"{frames}_frames_{name}": float(windows.loc[(frames, name), "ms / clip"])
                                                                for frames, name in windows.index},
-                                        "cnn_window_cost": {str(frames): {"parameters": int(row["parameters"]), "ms_per_clip": float(row["ms / clip"])}
-                                                            for frames, row in cnn_cost.iterrows()}})
+                                        "cnn_window_ms_per_clip": {str(frames): float(ms) for frames, ms in cnn_cost["ms / clip"].items()}})
 display(Markdown(f"Results written to `{results_path.name}`; this run took {watch.total()['total']:.0f} s."))
 
 # %% [markdown]

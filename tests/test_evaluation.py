@@ -96,6 +96,16 @@ def test_inference_time_is_measured_in_milliseconds():
     assert 0 < ms < 10_000 and evaluation.count_params(model) == 4
 
 
+def test_flops_count_two_per_multiply_add_and_grow_with_the_frames(caplog):
+    dense = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    assert evaluation.count_flops(dense, (4,)) == 2 * 4 * 3 + 3  # the weights, then the bias
+    conv = {frames: keras.Sequential([keras.Input((frames, 6, 6, 2)), keras.layers.Conv3D(5, 3, padding="same", use_bias=False)])
+            for frames in (8, 16)}
+    flops = {frames: evaluation.count_flops(model, model.input_shape[1:]) for frames, model in conv.items()}
+    assert flops[8] == 2 * (8 * 6 * 6 * 5) * (3 * 3 * 3 * 2) and flops[16] == 2 * flops[8]
+    assert not [r for r in caplog.records if "TensorFlow v1" in r.getMessage()]  # the profiler's notice stays quiet
+
+
 def test_arrays_are_scored_like_clips_and_time_checks_reorder_axis_1():
     class Last(keras.layers.Layer):  # probabilities from the last frame's features only
         def call(self, x):
