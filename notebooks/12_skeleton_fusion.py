@@ -462,7 +462,7 @@ flops_ratio, ms_ratio = (cnn_cost[c].iloc[-1] / cnn_cost[c].iloc[0] for c in ("M
 display(Markdown(
     f"The best test accuracy here is {windows['test accuracy'].max():.3f} ({best_window[0]} frames, "
     f"{best_window[1]}), the worst {windows['test accuracy'].min():.3f}; "
-    + ("all six intervals overlap, so this test set cannot rank the windows. " if windows["low"].max() <= windows["high"].min()
+    + (f"all {len(windows)} intervals overlap, so this test set cannot rank the runs. " if windows["low"].max() <= windows["high"].min()
        else "not all intervals overlap. ")
     + "On the slowed clips, speed augmentation changes the accuracy by "
     + ", ".join(f"{gain * 100:+.1f} points at {frames} frames" for frames, gain in slowed_gain.items()) + ". "
