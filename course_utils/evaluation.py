@@ -240,14 +240,18 @@ def count_params(model: keras.Model) -> int:
     return int(model.count_params())
 
 
+def inference_function(model: keras.Model) -> tf.types.experimental.GenericFunction:
+    """``model(x, training=False)`` as a ``tf.function`` (one graph, no AutoGraph conversion)."""
+    return tf.function(tf.autograph.experimental.do_not_convert(lambda inputs: model(inputs, training=False)))
+
+
 def count_flops(model: keras.Model, input_shape: Sequence[int]) -> int:
     """Floating-point operations of ``model(x, training=False)`` on one input of ``input_shape``, as
     TensorFlow's profiler counts them in the model's frozen graph: two per multiply-add of the
     convolutions and dense layers, plus the element-wise ops it has a count for. Fixed by the
     architecture (unlike a measured time), so it belongs in ``metrics``.
     """
-    call = tf.function(tf.autograph.experimental.do_not_convert(lambda inputs: model(inputs, training=False)))
-    concrete = call.get_concrete_function(tf.TensorSpec((1, *input_shape), tf.float32))
+    concrete = inference_function(model).get_concrete_function(tf.TensorSpec((1, *input_shape), tf.float32))
     graph_def = convert_variables_to_constants_v2(concrete).graph.as_graph_def()
     logger = tf.get_logger()
     level = logger.level
@@ -269,7 +273,7 @@ def time_inference(model: keras.Model, input_shape: Sequence[int], batch_size: i
     """Measured milliseconds per clip of ``model(x, training=False)`` on random clips (median of
     ``repeats`` calls after ``warmup``). A speed: report it under ``extra``."""
     x = tf.constant(np.random.default_rng(0).uniform(0, 255, (batch_size, *input_shape)).astype(np.float32))
-    call = tf.function(tf.autograph.experimental.do_not_convert(lambda inputs: model(inputs, training=False)))
+    call = inference_function(model)
     for _ in range(warmup):
         call(x)
     times = []

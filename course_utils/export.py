@@ -412,9 +412,9 @@ class KerasRunner(Runner):
     """The Keras model itself (the reference), one ``tf.function`` call per batch."""
 
     def __init__(self, model: Any):
-        import tensorflow as tf
+        from .evaluation import inference_function
 
-        self.call = tf.function(tf.autograph.experimental.do_not_convert(lambda x: model(x, training=False)))
+        self.call = inference_function(model)
 
     def run_one(self, x: np.ndarray) -> np.ndarray:
         return self.call(np.asarray(x, np.float32)).numpy()

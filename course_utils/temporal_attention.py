@@ -188,9 +188,10 @@ def clip_masks(table: pd.DataFrame, split: str, clip_frames: int, image_size: in
     """The person masks of the evaluation clips of ``split``, cut like the frames.
 
     An evaluation clip takes the frames ``pipeline.clip_frame_indices`` names, brought to the
-    cache's side by ``video.fit_frames``, and their central ``image_size`` square (``pipeline.crop_box``). The masks go the same way (as
-    fractions of the person in each pixel), then to ``mask_size`` pixels (area), then to
-    True where more than half of a pixel is person.
+    cache's side by ``video.fit_frames``, and their central ``image_size`` square
+    (``pipeline.crop_box``). The masks go the same way (as fractions of the person in each
+    pixel), then to ``mask_size`` pixels (area), then to True where more than half of a pixel is
+    person.
 
     Args:
         table: a ``pipeline.prepare`` table of a synthetic set (its ``gt`` column and ``attrs["root"]``).

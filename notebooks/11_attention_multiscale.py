@@ -355,10 +355,10 @@ display(Markdown(
     f"{without['test_accuracy']:.3f} without, from the same seed after {mask_epochs} epochs; on occluded clips "
     f"{with_['occluded_accuracy']:.3f} vs {without['occluded_accuracy']:.3f}, with a distractor "
     f"{with_['distractor_accuracy']:.3f} vs {without['distractor_accuracy']:.3f}. "
-    + ("The side task helped the action here. " if with_["test_accuracy"] > without["test_accuracy"] else
+    + ("The side task did not cost the action here. " if with_["test_accuracy"] >= without["test_accuracy"] else
        f"Here the mask loss, weighted {mask_weight:g}, costs the action "
        f"{(without['test_accuracy'] - with_['test_accuracy']) * 100:.1f} points: the shared layers serve the masks "
-       "first: a smaller `mask_weight` leaves more of them to the action (try it, and watch the IoU). ")
+       "first. A smaller `mask_weight` leaves more of them to the action (try it, and watch the IoU). ")
     + f"Each epoch took about "
     f"{fits['with mask loss'].seconds_per_epoch:.1f} s. "
     + (f"Both clip models, trained on raw frames of {mask_side} px, score above every head on the frozen features "
