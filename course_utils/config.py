@@ -119,12 +119,16 @@ class Config:
 
     @property
     def figures_dir(self) -> Path:
-        """``figures/`` for the synthetic data the README shows; other datasets under artifacts.
+        """``figures/`` for what the README shows (the synthetic data in the ``ci`` profile); other
+        profiles and datasets under ``artifacts_dir/figures/``, so a laptop run keeps the course's figures.
 
         ``$COURSE_FIGURES_DIR`` replaces ``figures/`` (the grader sets it, so a submission never
         overwrites the course's figures)."""
-        shared = Path(os.environ.get("COURSE_FIGURES_DIR") or FIGURES_DIR)
-        folder = shared if self.is_synthetic else self.artifacts_dir / "figures" / self.dataset_name
+        if self.is_synthetic and self.profile == "ci":
+            folder = Path(os.environ.get("COURSE_FIGURES_DIR") or FIGURES_DIR)
+        else:
+            name = f"synthetic-{self.profile}" if self.is_synthetic else self.dataset_name
+            folder = self.artifacts_dir / "figures" / name
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 

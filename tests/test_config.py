@@ -49,6 +49,12 @@ def test_folder_dataset_is_accepted(tmp_path):
     assert cfg.figures_dir.is_relative_to(tmp_path / "a")
 
 
+def test_only_the_ci_synthetic_run_draws_the_course_figures(tmp_path):
+    laptop = config.resolve_config(profile="laptop", data_dir=tmp_path, artifacts_dir=tmp_path / "a")
+    assert laptop.figures_dir == tmp_path / "a" / "figures" / "synthetic-laptop"
+    assert config.resolve_config(data_dir=tmp_path, artifacts_dir=tmp_path / "a").figures_dir == config.FIGURES_DIR
+
+
 def test_seed_everything_repeats_numpy_and_keras():
     import keras  # imports TensorFlow, so seeding covers it
 
