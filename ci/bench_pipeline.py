@@ -23,9 +23,9 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import tensorflow as tf  # noqa: E402
+from course_utils import catalog, config, models, pipeline, training  # noqa: E402  (before TensorFlow: it sets oneDNN)
 
-from course_utils import catalog, config, models, pipeline, training  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
 TARGET = 0.9
 
