@@ -290,7 +290,7 @@ targets
 TARGETED = [name for name in ("c3d_v2", "mobilenet_bilstm") if name in targets.index]
 held = {name: [t for t in ("<= 1 point", ">= 3x") if targets.loc[name, t]] for name in TARGETED}
 display(Markdown(
-    "; ".join(f"`{n}`: INT8 accuracy {-targets.loc[n, 'points lost']:+.1f} points against FP32, "
+    "; ".join(f"`{n}`: INT8 accuracy {0.0 - targets.loc[n, 'points lost']:+.1f} points against FP32, "
               f"{targets.loc[n, 'x smaller']:.2f}x smaller, "
               + ("both targets met" if len(held[n]) == 2 else f"missed: {', '.join(t for t in ('<= 1 point', '>= 3x') if t not in held[n])}")
               for n in TARGETED)
