@@ -17,7 +17,8 @@ with INT8. The decode rate of the target is decode + fit: no recognizer can skip
 640x480 frame to the model's input, and that resize alone costs about as much as decoding (the
 ratio to decode only is printed too). The recognizer retrieves and fits only the frames a window
 can use (every second one at ``frame_step=2``); the others are decoded and dropped. Then the
-two-stream path (09's INT8 ``flow_cnn`` on Farneback flow computed online), as measured. Each rate is timed over whole passes for at least ``--seconds``. Usage:
+two-stream path (09's INT8 ``flow_cnn`` on Farneback flow computed online), as measured. Each
+rate is timed over whole passes for at least ``--seconds``. Usage:
 ``python ci/bench_stream.py [--artifacts-dir A] [--data-dir D] [--seconds 3]``
 """
 from __future__ import annotations
