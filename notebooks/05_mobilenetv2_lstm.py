@@ -47,6 +47,7 @@ alpha = 0.35  # MobileNetV2's width multiplier (ImageNet weights exist for 0.35,
 weights = None  # None: the profile's ("imagenet" in full), else course-made; or "imagenet" or a .weights.h5 path
 head_epochs = 30  # epochs of each head on the cached features
 end_to_end_epochs = None  # fine-tuning and scratch; None: a twentieth of `epochs` (1 in ci, 2 in laptop)
+finetune_learning_rate = 3e-4  # a tenth of the scratch run's 3e-3
 workers = 2
 
 # %%
@@ -200,7 +201,7 @@ with strategy.scope():
     finetuned = models.build_model("mobilenet_lstm", CLIP, len(NAMES), alpha=alpha, weights=str(WEIGHTS),
                                    train_backbone=True, head_model=heads["bilstm"])
 fit_finetuned = training.fit(finetuned, data["train"], data["val"], RUNS / "05_finetuned", epochs=END_TO_END,
-                             seed=cfg.seed, learning_rate=3e-4, warmup_epochs=0)
+                             seed=cfg.seed, learning_rate=finetune_learning_rate, warmup_epochs=0)
 training.configure(cfg)
 with strategy.scope():
     scratch = models.build_model("mobilenet_lstm", CLIP, len(NAMES), alpha=alpha, weights=None, head="bilstm")
