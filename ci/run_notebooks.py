@@ -60,9 +60,10 @@ def _publishable_metadata(executed: Path) -> None:
     nbformat.write(notebook, executed)
 
 
-NATIVE_LOGS_TO_RUNNER = ["--IPKernelApp.capture_fd_output=False"]
+KERNEL_ARGUMENTS = ["--IPKernelApp.capture_fd_output=False", "--IPKernelApp.log_level=ERROR"]
 """TensorFlow's C++ logs (oneDNN notices, tf.data graph notes) go to the runner's terminal, not into
-the executed notebooks: what the kernel writes to its own stderr is not a cell's output."""
+the executed notebooks: what the kernel writes to its own stderr is not a cell's output. The
+kernel's own start-up warnings (ipykernel 7.3+ warns of its local TCP sockets) are not printed."""
 
 
 def run(notebooks: list[Path], parameters: dict, artifacts_dir: Path, log_output: bool = False) -> list[dict]:
@@ -80,7 +81,7 @@ def run(notebooks: list[Path], parameters: dict, artifacts_dir: Path, log_output
             pm.execute_notebook(str(notebook), str(out_dir / notebook.name), kernel_name="python3",
                                 parameters={k: relative_to_notebook(v, notebook) for k, v in parameters.items()},
                                 language="python", cwd=str(notebook.parent), progress_bar=False,
-                                log_output=log_output, extra_arguments=NATIVE_LOGS_TO_RUNNER)
+                                log_output=log_output, extra_arguments=KERNEL_ARGUMENTS)
         except Exception as error:  # papermill raises its own and kernel errors
             status = f"FAILED {describe_failure(error)}"
         if (out_dir / notebook.name).is_file():

@@ -299,7 +299,8 @@ display(Markdown(f"Results written to `{results_path.name}`, v2's per-video scor
 #   intervals and their cost per epoch.
 # * The shuffled and reversed checks tell whether a model reads the order of frames at all.
 # * In the `laptop` profile (96 px, more people and 40 epochs) every model here has more to learn
-#   from and more time to learn it.
+#   from and more time to learn it: the profile table of the README gives what one such run scored
+#   and how long it took.
 #
 # ## Exercises
 #

@@ -232,7 +232,8 @@ display(Markdown(
 # %% [markdown]
 # *What you should see:* the curves of both runs and the three starting points side by side, each
 # with its interval (`low`, `high`). In `ci` the end-to-end runs are short; the `laptop` profile
-# (96 px, more people, 2 end-to-end epochs; raise `end_to_end_epochs` for more) lets each of them train longer.
+# (96 px, more people, 2 end-to-end epochs; raise `end_to_end_epochs` for more) lets each of them
+# train longer: the profile table of the README gives what one such run scored.
 #
 # ## 5. Beside notebook 04 and the probes
 
