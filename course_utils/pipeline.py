@@ -1,13 +1,14 @@
 """The ``tf.data`` input pipeline: a manifest and the frame cache in, batches of clips out.
 
-The shape follows the TensorFlow video tutorials: a Python generator yields one clip at a time,
-:meth:`tf.data.Dataset.from_generator` with an explicit ``output_signature`` turns it into a
-dataset, and ``map`` / ``cache`` / ``batch`` / ``prefetch`` finish it::
+The shape follows the TensorFlow video tutorials: a Python generator cuts one clip at a time
+(and stacks them into batches), :meth:`tf.data.Dataset.from_generator` with an explicit
+``output_signature`` turns it into a dataset, and ``cache`` / ``map`` / ``prefetch`` finish it::
 
     manifest -> clip_table (frame cache, once)
              -> generator: clips in a seeded order; for each, a plan (which frames, crop box,
                 flip, colour change) carried out on uint8 with OpenCV
-             -> [cache, evaluation only] -> batch -> map (parallel): cast to float32 -> prefetch
+             -> batches stacked in the generator -> [cache, evaluation only]
+             -> map (parallel): cast to float32 -> prefetch
 
 Each step names what it needs and what it adds (the contract style of MMAction2's
 transforms): a plan is a dict (``video``, ``picks``, ``box``, ``flip``, ``color``), an element
@@ -445,16 +446,47 @@ def fits_in_memory(paths: Sequence[str | Path]) -> bool:
     return sum(Path(p).stat().st_size for p in paths) < IN_MEMORY_LIMIT
 
 
+class Stacked:
+    """The elements of a generator ``source`` stacked ``batch_size`` at a time, the last
+    incomplete batch dropped if ``drop_remainder`` (as ``Dataset.batch`` does).
+
+    Batching in Python hands tf.data one array a batch instead of one a clip: on the ci set the
+    hand-over cost about half a millisecond per clip, half of what cutting the clip costs.
+    """
+
+    def __init__(self, source: Any, batch_size: int, drop_remainder: bool):
+        self.source, self.batch_size, self.drop_remainder = source, batch_size, drop_remainder
+
+    def __call__(self) -> Iterator[dict[str, np.ndarray]]:
+        pending: list[dict[str, Any]] = []
+        for element in self.source():
+            pending.append(element)
+            if len(pending) == self.batch_size:
+                yield self.stack(pending)
+                pending = []
+        if pending and not self.drop_remainder:
+            yield self.stack(pending)
+
+    @staticmethod
+    def stack(elements: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+        return {key: np.stack([e[key] for e in elements]) for key in elements[0]}
+
+    def signature(self) -> dict[str, tf.TensorSpec]:
+        """The source's signature with a batch dimension (known when incomplete batches are dropped)."""
+        batch = self.batch_size if self.drop_remainder else None
+        return {key: tf.TensorSpec((batch, *spec.shape), spec.dtype) for key, spec in self.source.signature().items()}
+
+
 def batched(source: Any, part: pd.DataFrame, names: list[str], batch_size: int, training: bool, views: int = 1,
             weighted: bool = False) -> ClipDataset:
     """The ``tf.data`` flow over a generator ``source`` (a :class:`ClipSource` or alike, with a
     ``signature()``) of the videos ``part``, ``views`` elements per video in evaluation:
-    ``from_generator`` -> cache (evaluation: the same elements every pass) -> batch -> a parallel
-    :func:`to_inputs` -> the known number of batches -> prefetch."""
-    dataset = tf.data.Dataset.from_generator(source, output_signature=source.signature())
+    ``from_generator`` over :class:`Stacked` batches -> cache (evaluation: the same batches every
+    pass) -> a parallel :func:`to_inputs` -> the known number of batches -> prefetch."""
+    stacks = Stacked(source, batch_size, drop_remainder=training)
+    dataset = tf.data.Dataset.from_generator(stacks, output_signature=stacks.signature())
     if not training:
         dataset = dataset.cache()  # the same clips every pass: cut them once
-    dataset = dataset.batch(batch_size, drop_remainder=training)
     dataset = dataset.map(lambda b: to_inputs(b, weighted), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     batches = len(part) // batch_size if training else math.ceil(len(part) * views / batch_size)
     if batches == 0:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import tensorflow as tf
 
 from course_utils import cache, pipeline
 
@@ -204,3 +205,24 @@ def test_bad_requests_are_clear_errors(table):
         pipeline.make_dataset(table, "train", T, 64, 2, training=True)
     with pytest.raises(ValueError, match="fewer than one batch"):
         pipeline.make_dataset(table, "train", T, S, 16, training=True)
+
+
+class CountingSource:
+    """Five elements numbered 0-4, the interface ``pipeline.Stacked`` needs."""
+
+    def __call__(self):
+        for i in range(5):
+            yield {"frames": np.full((2, 3), i, np.uint8), "label": np.int32(i)}
+
+    def signature(self):
+        return {"frames": tf.TensorSpec((2, 3), tf.uint8), "label": tf.TensorSpec((), tf.int32)}
+
+
+@pytest.mark.parametrize("drop_remainder, sizes", [(True, [2, 2]), (False, [2, 2, 1])])
+def test_stacked_batches_keep_the_order_and_drop_like_dataset_batch(drop_remainder, sizes):
+    stacks = pipeline.Stacked(CountingSource(), 2, drop_remainder)
+    batches = list(stacks())
+    assert [len(b["label"]) for b in batches] == sizes
+    assert np.concatenate([b["label"] for b in batches]).tolist() == list(range(sum(sizes)))
+    assert all((b["frames"][:, 0, 0] == b["label"]).all() for b in batches)
+    assert stacks.signature()["frames"].shape.as_list() == [2 if drop_remainder else None, 2, 3]
