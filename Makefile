@@ -31,7 +31,7 @@ readme: $(STAMP)
 	$(BIN)/python ci/make_readme_table.py
 
 bench: $(STAMP)
-	$(BIN)/python ci/bench_generate.py && $(BIN)/python ci/bench_flow.py
+	$(BIN)/python ci/bench_generate.py && $(BIN)/python ci/bench_flow.py && $(BIN)/python ci/bench_pipeline.py
 
 # The course site from the executed notebooks of the last `make course` (artifacts/site/html/index.html).
 .PHONY: site student
