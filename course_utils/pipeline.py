@@ -52,6 +52,7 @@ seed gives others.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -458,18 +459,11 @@ class Stacked:
         self.source, self.batch_size, self.drop_remainder = source, batch_size, drop_remainder
 
     def __call__(self) -> Iterator[dict[str, np.ndarray]]:
-        pending: list[dict[str, Any]] = []
-        for element in self.source():
-            pending.append(element)
-            if len(pending) == self.batch_size:
-                yield self.stack(pending)
-                pending = []
-        if pending and not self.drop_remainder:
-            yield self.stack(pending)
-
-    @staticmethod
-    def stack(elements: list[dict[str, Any]]) -> dict[str, np.ndarray]:
-        return {key: np.stack([e[key] for e in elements]) for key in elements[0]}
+        elements = iter(self.source())
+        while batch := list(itertools.islice(elements, self.batch_size)):
+            if len(batch) < self.batch_size and self.drop_remainder:
+                return
+            yield {key: np.stack([e[key] for e in batch]) for key in batch[0]}
 
     def signature(self) -> dict[str, tf.TensorSpec]:
         """The source's signature with a batch dimension (known when incomplete batches are dropped)."""
