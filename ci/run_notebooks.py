@@ -1,12 +1,15 @@
 """Execute the course notebooks in order with papermill and print a time table.
 
 Used by `make course` and by the notebook tests. Executed notebooks go to
-``<artifacts>/notebooks/``; each notebook writes its own ``<artifacts>/results/NN_name.json``.
-Exits non-zero, naming the notebook and the failing cell, on the first error.
+``<artifacts>/notebooks/``, beside each one ``NN_name.log``: what its kernel and the libraries
+under it wrote to stderr (TensorFlow's C++ notices, multiprocessing warnings), so the terminal
+shows only the time table. Each notebook writes its own ``<artifacts>/results/NN_name.json``.
+Exits non-zero, naming the notebook, the failing cell and the kernel log, on the first error.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -61,9 +64,25 @@ def _publishable_metadata(executed: Path) -> None:
 
 
 KERNEL_ARGUMENTS = ["--IPKernelApp.capture_fd_output=False", "--IPKernelApp.log_level=ERROR"]
-"""TensorFlow's C++ logs (oneDNN notices, tf.data graph notes) go to the runner's terminal, not into
-the executed notebooks: what the kernel writes to its own stderr is not a cell's output. The
+"""TensorFlow's C++ logs (oneDNN notices, tf.data graph notes) stay out of the executed notebooks:
+what the kernel writes to its own stderr is not a cell's output (:func:`kernel_log` keeps it). The
 kernel's own start-up warnings (ipykernel 7.3+ warns of its local TCP sockets) are not printed."""
+
+
+@contextlib.contextmanager
+def kernel_log(path: Path):
+    """Send everything written to this process's stderr, and to that of the processes it starts
+    meanwhile (the kernel and its workers inherit it), to the file ``path``."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(path, "wb") as log:
+            os.dup2(log.fileno(), 2)
+            yield path
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def run(notebooks: list[Path], parameters: dict, artifacts_dir: Path, log_output: bool = False) -> list[dict]:
@@ -77,11 +96,12 @@ def run(notebooks: list[Path], parameters: dict, artifacts_dir: Path, log_output
     for notebook in notebooks:
         start = time.perf_counter()
         status = "ok"
-        try:
-            pm.execute_notebook(str(notebook), str(out_dir / notebook.name), kernel_name="python3",
-                                parameters={k: relative_to_notebook(v, notebook) for k, v in parameters.items()},
-                                language="python", cwd=str(notebook.parent), progress_bar=False,
-                                log_output=log_output, extra_arguments=KERNEL_ARGUMENTS)
+        try:  # with --log-output the terminal shows everything
+            with contextlib.nullcontext() if log_output else kernel_log(out_dir / f"{notebook.stem}.log"):
+                pm.execute_notebook(str(notebook), str(out_dir / notebook.name), kernel_name="python3",
+                                    parameters={k: relative_to_notebook(v, notebook) for k, v in parameters.items()},
+                                    language="python", cwd=str(notebook.parent), progress_bar=False,
+                                    log_output=log_output, extra_arguments=KERNEL_ARGUMENTS)
         except Exception as error:  # papermill raises its own and kernel errors
             status = f"FAILED {describe_failure(error)}"
         if (out_dir / notebook.name).is_file():
@@ -136,8 +156,9 @@ def main(argv: list[str] | None = None) -> int:
         {"profile": args.profile, "dataset": args.dataset, "notebooks": rows}, indent=2) + "\n")
     failed = [r for r in rows if r["status"] != "ok"]
     if failed:
+        stem = artifacts_dir / "notebooks" / failed[0]["notebook"]
         print(f"\n{failed[0]['notebook']} failed: {failed[0]['status']}; executed notebook with the error: "
-              f"{artifacts_dir / 'notebooks' / (failed[0]['notebook'] + '.ipynb')}", file=sys.stderr)
+              f"{stem.with_suffix('.ipynb')}, its kernel's log: {stem.with_suffix('.log')}", file=sys.stderr)
         return 1
     return 0
 

@@ -44,20 +44,34 @@ def test_notebook_checks_catch_outputs_and_missing_parameters(tmp_path):
     assert "cells differ" in problems
 
 
-def test_runner_names_notebook_and_cell_on_failure(tmp_path, capsys):
+def _run_scratch_notebook(tmp_path, name, *sources):
+    """Run a notebook of a parameters cell and code cells ``sources`` through the runner; its exit code."""
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [nbformat.v4.new_code_cell("profile = 'ci'", metadata={"tags": ["parameters"]}),
-                      nbformat.v4.new_code_cell("x = 1"),
-                      nbformat.v4.new_code_cell("raise ValueError('broken on purpose')")]
+                      *(nbformat.v4.new_code_cell(source) for source in sources)]
     (tmp_path / "nbs").mkdir()
-    nbformat.write(notebook, tmp_path / "nbs" / "07_broken.ipynb")
-    code = run_notebooks.main(["--notebooks-dir", str(tmp_path / "nbs"), "--artifacts-dir", str(tmp_path / "a")])
+    nbformat.write(notebook, tmp_path / "nbs" / f"{name}.ipynb")
+    return run_notebooks.main(["--notebooks-dir", str(tmp_path / "nbs"), "--artifacts-dir", str(tmp_path / "a")])
+
+
+def test_runner_names_notebook_and_cell_on_failure(tmp_path, capsys):
+    code = _run_scratch_notebook(tmp_path, "07_broken", "x = 1", "raise ValueError('broken on purpose')")
     captured = capsys.readouterr()
     assert code == 1
     assert "07_broken failed" in captured.err and "ValueError: broken on purpose" in captured.err
     assert "cell In [4]" in captured.out  # papermill injects a parameters cell
     rows = json.loads((tmp_path / "a" / "timings.json").read_text())["notebooks"]
     assert rows[0]["notebook"] == "07_broken" and rows[0]["status"].startswith("FAILED")
+
+
+def test_runner_keeps_what_the_kernel_writes_to_stderr_in_its_log(tmp_path, capfd):
+    code = _run_scratch_notebook(tmp_path, "03_noisy", "import os\nos.write(2, b'a C library notice\\n')\nprint('cell output')")
+    captured = capfd.readouterr()
+    assert code == 0
+    assert "a C library notice" not in captured.err + captured.out and "03_noisy" in captured.out
+    assert "a C library notice" in (tmp_path / "a" / "notebooks" / "03_noisy.log").read_text()
+    executed = nbformat.read(tmp_path / "a" / "notebooks" / "03_noisy.ipynb", as_version=4)
+    assert [o.get("text") for o in executed.cells[-1].outputs] == ["cell output\n"]
 
 
 # The session fixture `ci_run` (every notebook executed once in the ci profile) is in conftest.py:
