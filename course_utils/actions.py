@@ -10,7 +10,7 @@ Classes live in one registry, :data:`ACTIONS` (:func:`action` decorates a motion
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, NamedTuple, Sequence
 
 import cv2
 import numpy as np
@@ -234,6 +234,13 @@ def _refresh_classes() -> None:
     CLASSES = tuple(ACTIONS)
     MOTION_PAIRS = tuple((a.twin_of, a.name) for a in ACTIONS.values() if a.twin_of)
     PREFERRED_SCENE = {a.name: a.scene for a in ACTIONS.values()}
+
+
+def reversed_pairs(class_names: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """The pairs ``(a, b)`` of ``class_names`` where ``b`` is rendered as ``a`` played backwards
+    (``reverse_of``): a clip of either, reversed, is a clip of the other (``pipeline.Augment.reverse``)."""
+    return tuple((a.reverse_of, a.name) for a in ACTIONS.values()
+                 if a.reverse_of and a.reverse_of in class_names and a.name in class_names)
 
 
 def perform(label: str, rng: np.random.Generator, t: np.ndarray, speed: float) -> Motion:

@@ -115,7 +115,11 @@ class Augment:
       factor in ``[1 - contrast, 1 + contrast]``;
     * ``speed``: the share of the video a training clip covers, drawn in this range (a short
       window played at ``clip_frames`` frames is a slower action); its position is random
-      (temporal jitter).
+      (temporal jitter);
+    * ``reverse``: pairs of classes that are each other played backwards (*sit down* and *stand
+      up*); a training clip of either is reversed with probability 1/2 and takes the other's
+      label, so the pair's clips differ only in the direction of time. Empty: no clip is reversed
+      (and no random number is drawn for it).
     """
 
     crop_scale: tuple[float, float] = (0.8, 1.0)
@@ -124,6 +128,7 @@ class Augment:
     brightness: float = 0.15
     contrast: float = 0.2
     speed: tuple[float, float] = (0.6, 1.0)
+    reverse: tuple[tuple[str, str], ...] = ()
 
 
 SHORT_RUN_AUGMENT = Augment(crop_scale=(0.9, 1.0), brightness=0.05, contrast=0.1, speed=(0.85, 1.0))
@@ -279,9 +284,10 @@ class ClipSource:
     For each clip it first draws a plan: ``video`` (the row of the table), ``picks`` (which
     cached frames, :func:`temporal_indices`), ``box`` and ``flip`` (:func:`crop_box`) and
     ``color`` (brightness offset in 0-255 units, contrast factor); :meth:`render` carries it
-    out. Needs: a :func:`clip_table` split. Yields: ``frames`` (uint8 ``(clip_frames,
-    image_size, image_size, 3)``), ``label`` and ``weight`` (the class weight, 1 without
-    weighting).
+    out; a clip of a class in ``augment.reverse`` may have its ``picks`` run backwards and take
+    the other class's label. Needs: a :func:`clip_table` split. Yields: ``frames`` (uint8
+    ``(clip_frames, image_size, image_size, 3)``), ``label`` and ``weight`` (the class weight, 1
+    without weighting).
 
     Each call yields epoch ``self.epoch`` and counts on: the order and every random draw come
     from ``default_rng([seed, epoch])``, so two sources built alike yield the same epochs
@@ -290,12 +296,13 @@ class ClipSource:
 
     def __init__(self, table: pd.DataFrame, clip_frames: int, image_size: int, training: bool, seed: int,
                  augment: Augment, sampling: str = "segments", views: int = 1, balanced: bool = False,
-                 weights: np.ndarray | None = None, flippable: np.ndarray | None = None, in_memory: bool = False):
+                 weights: np.ndarray | None = None, flippable: np.ndarray | None = None, in_memory: bool = False,
+                 reversed_label: np.ndarray | None = None):
         self.paths = list(table["cache_path"])
         self.labels = table["label_index"].to_numpy(np.int32)
         self.clip_frames, self.image_size, self.training, self.seed = clip_frames, image_size, training, seed
         self.augment, self.sampling, self.views, self.balanced = augment, sampling, views, balanced
-        self.weights, self.flippable = weights, flippable
+        self.weights, self.flippable, self.reversed_label = weights, flippable, reversed_label
         self.epoch = 0
         self._clips = [cache.load_cached(p) for p in self.paths] if in_memory else None
         shapes = [cache.load_cached(p, mmap=True).shape for p in self.paths]  # reads the .npy headers only
@@ -332,6 +339,9 @@ class ClipSource:
             picks = temporal_indices(self.lengths[i], self.clip_frames, self.training, rng, self.sampling,
                                      self.augment.speed, view, self.views)
             label = self.labels[i]
+            if self.training and self.reversed_label is not None and self.reversed_label[label] >= 0 \
+                    and rng.random() < 0.5:
+                picks, label = picks[::-1], self.reversed_label[label]
             flippable = True if self.flippable is None else bool(self.flippable[label])
             box, flip = crop_box(height, width, self.image_size, self.training, rng, self.augment, flippable)
             plan = {"video": i, "picks": picks, "box": box, "flip": flip, "color": self.color(rng)}
@@ -434,12 +444,24 @@ def make_dataset(table: pd.DataFrame, split: str | Sequence[str], clip_frames: i
     augment = (augment or Augment()) if training else NO_AUGMENT
     weights = class_weights(table.loc[table["split"] == "train", "label_index"], len(names)) if weighted else None
     flippable = np.array([name not in augment.no_flip for name in names])
+    reversed_label = reversal_labels(names, augment.reverse) if augment.reverse else None
     if in_memory is None:
         in_memory = fits_in_memory(part["cache_path"])
     views = 1 if training else clips_per_video
     source = ClipSource(part, clip_frames, image_size, training, seed, augment, sampling or "segments",
-                        views, balanced, weights, flippable, in_memory)
+                        views, balanced, weights, flippable, in_memory, reversed_label)
     return batched(source, part, names, batch_size, training, views, weighted)
+
+
+def reversal_labels(class_names: Sequence[str], pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+    """For every class index, the index of the class its clips become played backwards (-1: none)."""
+    names = list(class_names)
+    out = np.full(len(names), -1, np.int32)
+    for a, b in pairs:
+        if a not in names or b not in names:
+            raise ValueError(f"reverse pair ({a!r}, {b!r}) names a class that is not in {names}")
+        out[names.index(a)], out[names.index(b)] = names.index(b), names.index(a)
+    return out
 
 
 def fits_in_memory(paths: Sequence[str | Path]) -> bool:

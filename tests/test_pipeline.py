@@ -185,6 +185,40 @@ def test_no_flip_classes_are_never_mirrored(tmp_path):
     assert left_brighter[names == "darken"].all() and not left_brighter[names == "brighten"].all()
 
 
+def test_reversed_pairs_swap_the_label_with_the_direction_of_time(tmp_path):
+    """``Augment.reverse``: a training clip of a pair (brighten <-> darken: each other reversed)
+    played backwards takes the other label, so every label still matches its direction of change;
+    about half of the pair's clips are reversed, still clips and evaluation never."""
+    from course_utils import actions
+
+    table = make_table(tmp_path, {"brighten": 8, "darken": 8, "still": 8}, splits=("train",))
+    for path, label in zip(table["cache_path"], table["label"]):
+        clip = cache.load_cached(path).copy()
+        clip[:, :6] = 255 if label == "brighten" else 0  # which class the clip was made as, in every frame
+        cache.save_npy_atomic(path, clip)
+    augment = pipeline.Augment(crop_scale=(1.0, 1.0), flip=False, brightness=0, contrast=0, reverse=(("brighten", "darken"),))
+    data = pipeline.make_dataset(table, "train", T, S, batch_size=24, training=True, seed=0, augment=augment)
+    reversed_count = 0
+    for _ in range(2):
+        x, y = batches(data)[0]
+        names = np.array(data.class_names)[y]
+        levels = x[:, :, 8:].mean(axis=(2, 3, 4))
+        change = levels[:, -1] - levels[:, 0]
+        assert (change[names == "brighten"] > 50).all() and (change[names == "darken"] < -50).all()
+        made_as = np.where(x[:, 0, :3].mean(axis=(1, 2, 3)) > 200, "brighten", "darken")
+        pair = names != "still"
+        reversed_count += int((made_as[pair] != names[pair]).sum())
+        assert np.bincount(y, minlength=3)[2] == 8
+    assert 8 <= reversed_count <= 24  # of 32 pair clips in two epochs
+    evaluation = pipeline.make_dataset(table.assign(split="test"), "test", T, S, batch_size=24, training=False, augment=augment)
+    assert (batches(evaluation)[0][1] == table["label_index"].to_numpy()).all()
+    np.testing.assert_array_equal(pipeline.reversal_labels(["brighten", "darken", "still"], augment.reverse), [1, 0, -1])
+    with pytest.raises(ValueError, match="jump"):
+        pipeline.reversal_labels(["brighten", "darken"], (("brighten", "jump"),))
+    assert actions.reversed_pairs(actions.CLASSES) == (("sit_down", "stand_up"),)
+    assert actions.reversed_pairs(["sit_down", "walk"]) == ()
+
+
 def test_balanced_sampler_and_class_weights(tmp_path):
     table = make_table(tmp_path, {"brighten": 12, "darken": 2, "still": 2}, splits=("train",))
     weights = pipeline.class_weights(table["label_index"], 3)
