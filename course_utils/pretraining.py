@@ -24,8 +24,9 @@ pose loss alone or weighted 5x, crops centred on the figure, a 12x12 silhouette 
 6 epochs) or at 96 px (the ``laptop`` profile) too: 0.842 and 0.840 of the answers right, where the
 frequent answers get 0.846 and 0.851. A plain 8-layer CNN trained on the pose alone for 30 epochs
 at 48 px fits the training frames (balanced accuracy 1.00) and still scores 0.50 on held-out
-people: the figure is a few pixels wide, and the network memorises the people instead. The backbone of notebook 05 therefore brings context, not pose: a
-lesson about what a pretext task transfers, which the notebook shows.
+people: the figure is a few pixels wide, and the network memorises the people instead. The
+backbone of notebook 05 therefore brings context, not pose: a lesson about what a pretext task
+transfers, which the notebook shows.
 
 The weights are saved with ``save_weights`` under ``artifacts_dir/pretrained/`` and loaded back
 through ``models.build_backbone(name, size, weights=<path>)``: the same argument a learner

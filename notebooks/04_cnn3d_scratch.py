@@ -63,11 +63,11 @@ if "google.colab" in sys.modules and importlib.util.find_spec("course_utils") is
                     f"course_utils{extra} @ git+https://github.com/action-recognition-course/action-recognition-course"], check=True)
 
 # %%
+import dataclasses
+
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
-
-import dataclasses
 
 from course_utils import actions, evaluation, models, pipeline, plots, runs, training
 
