@@ -104,19 +104,27 @@ class UnfoldTime(layers.Layer):
 
 @keras.saving.register_keras_serializable(package="course_utils")
 class FrameDifference(layers.Layer):
-    """Append ``x[t] - x[t-1]`` (zero for the first frame) to the channels of ``(B, T, H, W, C)``.
+    """Append ``x[t] - x[t-1]`` (zero for the first frame) to the channels of ``(B, T, H, W, C)``,
+    or, with ``keep_frames=False``, give the difference alone (TSN's "RGB difference" input).
 
     The difference of consecutive frames is where something moved; signed, so the direction
-    of change in time is in it.
+    of change in time is in it. A static background cancels out.
     """
+
+    def __init__(self, keep_frames: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        self.keep_frames = bool(keep_frames)
 
     def call(self, x):
         difference = x[:, 1:] - x[:, :-1]
         difference = keras.ops.concatenate([keras.ops.zeros_like(x[:, :1]), difference], axis=1)
-        return keras.ops.concatenate([x, difference], axis=-1)
+        return keras.ops.concatenate([x, difference], axis=-1) if self.keep_frames else difference
 
     def compute_output_shape(self, input_shape):
-        return (*input_shape[:-1], 2 * input_shape[-1])
+        return (*input_shape[:-1], 2 * input_shape[-1]) if self.keep_frames else tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "keep_frames": self.keep_frames}
 
 
 def normalization(kind: str, filters: int) -> layers.Layer:
@@ -295,26 +303,31 @@ def sequence_head(input_shape, num_classes, head="bilstm", units=64, dropout=0.3
 
 @register_model("mobilenet_lstm")
 def mobilenet_lstm(input_shape, num_classes, alpha=0.35, weights=None, train_backbone=True, head="bilstm",
-                   units=64, dropout=0.3, backbone="mobilenet_v2", head_model=None):
+                   units=64, dropout=0.3, backbone="mobilenet_v2", head_model=None, frames="rgb"):
     """A per-frame image backbone, then a :func:`sequence_head` over time.
 
     The backbone sees every frame as a separate image: time is folded into the batch
-    (:class:`FoldTime`, backbone, :class:`UnfoldTime`), never ``TimeDistributed``. With
-    ``weights`` (pretrained) the backbone's BatchNorm layers are frozen, so they run in inference
-    mode and keep the statistics they learnt even while the other weights are fine-tuned
-    (``train_backbone=True``). (Calling the backbone with ``training=False`` is not enough in
-    Keras 3: ``fit`` passes ``training=True`` down to every layer.) From scratch its BatchNorm
-    learns the statistics of these frames.
+    (:class:`FoldTime`, backbone, :class:`UnfoldTime`), never ``TimeDistributed``.
+    ``frames``: what it sees of each frame: ``rgb`` (the picture) or ``difference`` (the picture
+    minus the previous one, :class:`FrameDifference`: where and which way something moved).
+    With ``weights`` (pretrained) and ``rgb`` frames the backbone's BatchNorm layers are frozen,
+    so they run in inference mode and keep the statistics they learnt even while the other
+    weights are fine-tuned (``train_backbone=True``). (Calling the backbone with
+    ``training=False`` is not enough in Keras 3: ``fit`` passes ``training=True`` down to every
+    layer.) From scratch, or on differences (inputs unlike the pictures the statistics come
+    from: frozen, they made fine-tuning diverge), BatchNorm learns the statistics of these inputs.
     ``head_model``: an already trained head to reuse (from the features path).
     """
+    if frames not in ("rgb", "difference"):
+        raise ValueError(f"frames={frames!r} is not supported; allowed: rgb, difference")
     options = {"alpha": alpha} if backbone == "mobilenet_v2" else {}
     image_model = build_backbone(backbone, input_shape[1], weights, **options)
-    if weights is not None:
+    if weights is not None and frames == "rgb":
         set_trainable(image_model, train_backbone)
     else:
         image_model.trainable = train_backbone
     inputs = keras.Input(input_shape)
-    x = frame_features(inputs, image_model, backbone)                   # (B, T, features)
+    x = frame_features(inputs, image_model, backbone, difference=frames == "difference")  # (B, T, features)
     head_model = head_model or sequence_head(x.shape[1:], num_classes, head=head, units=units, dropout=dropout)
     outputs = head_model(x)
     return keras.Model(inputs, outputs, name=f"{backbone}_{head}")
@@ -362,13 +375,16 @@ def frame_classifier(stage: keras.Model, head: keras.Model) -> keras.Model:
     return keras.Model(inputs, head(stage(inputs)), name="frame_classifier")
 
 
-def frame_features(clips, image_model: keras.Model, backbone: str):
+def frame_features(clips, image_model: keras.Model, backbone: str, difference: bool = False):
     """``image_model`` on every frame of ``clips`` ``(B, T, S, S, 3)`` of 0-255 pixels: the backbone's
-    preprocessing, time folded into the batch, the model, time unfolded, in a layer named
-    ``frame_features`` (what ``training.clip_features`` caches). Returns ``(B, T, ...)``."""
+    preprocessing (``difference``: then each frame minus the one before), time folded into the
+    batch, the model, time unfolded, in a layer named ``frame_features`` (what
+    ``training.clip_features`` caches). Returns ``(B, T, ...)``."""
     x = clips
     for layer in PREPROCESS[backbone]():
         x = layer(x)
+    if difference:
+        x = FrameDifference(keep_frames=False)(x)
     x = image_model(FoldTime()(x))                                      # (B*T, S, S, 3): frames
     return UnfoldTime(clips.shape[1], name="frame_features")(x)
 

@@ -65,6 +65,30 @@ def test_frame_difference_adds_the_signed_change(clips):
     np.testing.assert_allclose(out[:, 1:, ..., 3:], clips[:, 1:] - clips[:, :-1], atol=1e-4)
 
 
+def test_frame_difference_alone_is_the_signed_change_and_cancels_a_static_scene(clips):
+    out = np.asarray(models.FrameDifference(keep_frames=False)(clips))
+    assert out.shape == clips.shape
+    np.testing.assert_allclose(out[:, 1:], clips[:, 1:] - clips[:, :-1], atol=1e-4)
+    still = np.repeat(clips[:, :1], clips.shape[1], axis=1)
+    np.testing.assert_array_equal(np.asarray(models.FrameDifference(keep_frames=False)(still)), 0)
+
+
+def test_a_backbone_on_frame_differences_learns_its_batchnorm_statistics(tmp_path):
+    """On differences the pretrained statistics (of pictures) do not fit: BatchNorm trains, and
+    the model ignores a scene that does not move."""
+    path = tmp_path / "course.weights.h5"
+    models.build_backbone("mobilenet_v2", 32, None).save_weights(path)
+    model = models.build_model("mobilenet_lstm", SHAPE, 3, weights=str(path), units=4, frames="difference")
+    backbone = next(layer for layer in model.layers if isinstance(layer, keras.Model) and layer.name != "head")
+    assert all(layer.trainable for layer in backbone.layers if isinstance(layer, keras.layers.BatchNormalization))
+    rng = np.random.default_rng(0)
+    scenes = np.repeat(rng.uniform(0, 255, (2, 1, *SHAPE[1:])).astype(np.float32), SHAPE[0], axis=1)
+    probs = model.predict(scenes, verbose=0)
+    np.testing.assert_allclose(probs[0], probs[1], atol=1e-6)
+    with pytest.raises(ValueError, match="frames='flow'"):
+        models.build_model("mobilenet_lstm", SHAPE, 3, frames="flow")
+
+
 def test_c3d_v2_keeps_time_to_the_classifier_unless_asked_to_average():
     keep = models.build_model("c3d_v2", SHAPE, 3, **SMALL["c3d_v2"])
     average = models.build_model("c3d_v2", SHAPE, 3, **SMALL["c3d_v2"], head="average")
