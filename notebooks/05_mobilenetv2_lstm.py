@@ -32,8 +32,9 @@
 # 4. **fine-tune** the whole network on what moves (frame differences), and compare it with the
 #    same network from scratch, and LSTM, BiLSTM and average pooling on the motion-only pairs.
 #
-# **Prerequisites:** notebook 04 (pipeline, training, evaluation). **Time:** about 7 minutes to run
-# in the `ci` profile on two CPU cores, 30 minutes to read and do the exercises.
+# **Prerequisites:** notebook 04 (pipeline, training, evaluation). **Time:** about 8 minutes to run
+# in the `ci` profile on two CPU cores (7 once the course-made weights exist), 30 minutes to read
+# and do the exercises.
 
 # %% tags=["parameters"]
 profile = "ci"
