@@ -315,7 +315,7 @@ def mobilenet_lstm(input_shape, num_classes, alpha=0.35, weights=None, train_bac
     weights are fine-tuned (``train_backbone=True``). (Calling the backbone with
     ``training=False`` is not enough in Keras 3: ``fit`` passes ``training=True`` down to every
     layer.) From scratch, or on differences (inputs unlike the pictures the statistics come
-    from: frozen, they made fine-tuning diverge), BatchNorm learns the statistics of these inputs.
+    from: frozen, they left fine-tuning at chance), BatchNorm learns the statistics of these inputs.
     ``head_model``: an already trained head to reuse (from the features path).
     """
     if frames not in ("rgb", "difference"):

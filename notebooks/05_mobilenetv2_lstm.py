@@ -205,7 +205,7 @@ display(Markdown(f"Training each head took {', '.join(f'{h} {s:.1f} s' for h, s 
 #
 # * **fine-tuned**: MobileNetV2 starts from the course-made weights; every weight moves. The inputs
 #   are unlike the pictures those weights learnt from, so BatchNorm learns their statistics (kept
-#   frozen at the pictures' statistics, training diverged in the course's trials), and the
+#   frozen at the pictures' statistics, training fell to chance in the course's trials), and the
 #   learning rate stays that of the scratch run: every layer has to adapt, not only the last ones;
 # * **scratch**: the same network from random weights, the same epochs, clips and learning rate.
 #
