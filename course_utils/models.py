@@ -303,7 +303,7 @@ def sequence_head(input_shape, num_classes, head="bilstm", units=64, dropout=0.3
 
 @register_model("mobilenet_lstm")
 def mobilenet_lstm(input_shape, num_classes, alpha=0.35, weights=None, train_backbone=True, head="bilstm",
-                   units=64, dropout=0.3, backbone="mobilenet_v2", head_model=None, frames="rgb"):
+                   units=64, dropout=0.3, backbone="mobilenet_v2", frames="rgb"):
     """A per-frame image backbone, then a :func:`sequence_head` over time.
 
     The backbone sees every frame as a separate image: time is folded into the batch
@@ -316,7 +316,6 @@ def mobilenet_lstm(input_shape, num_classes, alpha=0.35, weights=None, train_bac
     ``training=False`` is not enough in Keras 3: ``fit`` passes ``training=True`` down to every
     layer.) From scratch, or on differences (inputs unlike the pictures the statistics come
     from: frozen, they left fine-tuning at chance), BatchNorm learns the statistics of these inputs.
-    ``head_model``: an already trained head to reuse (from the features path).
     """
     if frames not in ("rgb", "difference"):
         raise ValueError(f"frames={frames!r} is not supported; allowed: rgb, difference")
@@ -328,8 +327,7 @@ def mobilenet_lstm(input_shape, num_classes, alpha=0.35, weights=None, train_bac
         image_model.trainable = train_backbone
     inputs = keras.Input(input_shape)
     x = frame_features(inputs, image_model, backbone, difference=frames == "difference")  # (B, T, features)
-    head_model = head_model or sequence_head(x.shape[1:], num_classes, head=head, units=units, dropout=dropout)
-    outputs = head_model(x)
+    outputs = sequence_head(x.shape[1:], num_classes, head=head, units=units, dropout=dropout)(x)
     return keras.Model(inputs, outputs, name=f"{backbone}_{head}")
 
 
