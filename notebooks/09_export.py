@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -355,6 +355,8 @@ display(Markdown(f"Results written to `{results_path.name}`; this run took {watc
 # test clip `clip` (float32 pixels) into the integers the file takes, as `my_q`.
 
 # %%
+if "c3d_v2" not in exports:
+    raise RuntimeError("exercise 1 reads the card of c3d_v2's INT8 file: run notebook 04, then this notebook")
 clip = pipeline.take_arrays(test, batches=1)[0][:1]
 my_q = None  # your code: the card's input_quantization, then round and clip to the input dtype
 ### BEGIN SOLUTION
