@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -158,6 +158,7 @@ print(models.model_source("c3d_v2"))
 
 # %%
 V2_OPTIONS = dict(temporal_strides=(1, 1, 2), dropout=0.2)
+training.configure(cfg)  # reseed: v2 starts the same however long v1 trained
 with strategy.scope():
     v2 = models.build_model("c3d_v2", CLIP, len(NAMES), **V2_OPTIONS)
 fit_v2 = training.fit(v2, data["train"], data["val"], RUNS / "04_c3d_v2", epochs=cfg.epochs, seed=cfg.seed,
