@@ -257,9 +257,9 @@ display(Markdown(
 # interval (`low`, `high`). Compare the columns of the motion-only pairs and `shuffled`: a model
 # that reads movements in order loses accuracy when the order is scrambled; the frozen head on
 # pictures hardly does. Where a curve still rises at the last epoch, more epochs
-# (`end_to_end_epochs`, about 12 s each here) would help that run. The `laptop` profile (96 px,
-# more people, 30 end-to-end epochs) gives every model more to learn from: the profile table of
-# the README gives what one such run scored.
+# (`end_to_end_epochs`, at the cost per epoch printed above) would help that run. The `laptop`
+# profile (96 px, more people, 30 end-to-end epochs) gives every model more to learn from, at
+# four to five times the cost per clip: the profile table of the README says what has been measured there.
 #
 # ## 5. Beside notebook 04 and the probes
 
